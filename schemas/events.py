@@ -1,0 +1,266 @@
+"""The typed events every Teppan worker passes: frozen pydantic v2 models with one shared envelope.
+
+Input events (what front ends produce) forbid unknown fields, so a typo is a dead letter, not data loss.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+# A chat turn is text a person typed; anything longer is a paste or an attack, and goes to the DLQ.
+MAX_TEXT_CHARS = 16_000
+
+Role = Literal["customer", "ai", "human_agent"]
+SlotName = Literal["people", "date", "time", "first_name", "last_name"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """Fields every event carries. `occurred_at` is always stored as UTC."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID = Field(default_factory=uuid4)
+    event_type: str
+    schema_version: Literal[1] = 1
+    occurred_at: datetime = Field(default_factory=utc_now)
+    customer_id: int | None = None
+    source: str | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        # A naive timestamp from a front end is taken as UTC rather than guessed from the server's zone.
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class ConversationEvent(Envelope):
+    conversation_id: UUID
+
+
+def _strip_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; it carries no meaning in chat, so it is removed, not rejected.
+    return text.replace("\x00", "")
+
+
+class ChatMessageFields(ConversationEvent):
+    role: Role
+    text: Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+    channel: str | None = None
+    # Only AI messages carry these.
+    tone_used: str | None = None
+    suggested_upsells: list[str] = Field(default_factory=list)
+    requested_slots: list[SlotName] = Field(default_factory=list)
+    model: str | None = None
+    provider: str | None = None
+    prompt_version: str | None = None
+    tokens_in: Annotated[int, Field(ge=0)] | None = None
+    tokens_out: Annotated[int, Field(ge=0)] | None = None
+    latency_ms: Annotated[float, Field(ge=0)] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_without_nul(cls, value: str) -> str:
+        return _strip_nul(value)
+
+
+class ChatMessage(ChatMessageFields):
+    """One chat message on `chat.messages.v1`, keyed by `conversation_id`."""
+
+    event_type: Literal["chat.message"] = "chat.message"
+
+
+class BookingOutcome(ConversationEvent):
+    """How a conversation ended, on `chat.outcomes.v1`."""
+
+    event_type: Literal["booking.outcome"] = "booking.outcome"
+    booked: bool
+    booking_id: str | None = None
+    total_value: Annotated[float, Field(ge=0)] | None = None
+    offered_upsells: list[str] = Field(default_factory=list)
+    accepted_upsells: list[str] = Field(default_factory=list)
+
+
+class SurveyResponse(ConversationEvent):
+    """A post-conversation survey answer, on `chat.surveys.v1`."""
+
+    event_type: Literal["survey.response"] = "survey.response"
+    rating: Annotated[int, Field(ge=1, le=5)]
+    understood: bool | None = None
+    tone_appropriate: bool | None = None
+    free_text: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
+
+    @field_validator("free_text")
+    @classmethod
+    def _free_text_without_nul(cls, value: str | None) -> str | None:
+        return None if value is None else _strip_nul(value)
+
+
+class ServiceCall(ConversationEvent):
+    """One of the agent's own STT, LLM or TTS calls, on `chat.service-calls.v1`."""
+
+    event_type: Literal["service.call"] = "service.call"
+    service: Literal["stt", "llm", "tts"]
+    provider: str
+    model: str | None = None
+    ok: bool
+    error: str | None = None
+    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    tokens_in: Annotated[int, Field(ge=0)] | None = None
+    tokens_out: Annotated[int, Field(ge=0)] | None = None
+
+
+InputEvent = Annotated[
+    ChatMessage | BookingOutcome | SurveyResponse | ServiceCall, Field(discriminator="event_type")
+]
+INPUT_EVENT_ADAPTER: TypeAdapter[ChatMessage | BookingOutcome | SurveyResponse | ServiceCall] = TypeAdapter(
+    InputEvent
+)
+
+
+class TurnContext(BaseModel):
+    """Conversation state ingest keeps in Redis, as it stood when this message arrived."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requested_slots: list[SlotName] = Field(default_factory=list)
+    corrections: int = 0
+
+
+class Turn(ChatMessageFields):
+    """An accepted ChatMessage, numbered within its conversation, on `chat.turns.v1`.
+
+    It keeps the message's `event_id`, so every downstream write is idempotent on the original message.
+    """
+
+    event_type: Literal["chat.turn"] = "chat.turn"
+    turn_index: Annotated[int, Field(ge=0)]
+    experiments: dict[str, str] = Field(default_factory=dict)
+    context: TurnContext = Field(default_factory=TurnContext)
+
+
+class ExtractedEntity(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    surface: str
+    value: Any = None
+    confidence: Annotated[float, Field(ge=0, le=1)]
+    needs_confirmation: bool = False
+
+
+class MessageAnalysis(ConversationEvent):
+    """What the NLP fast path (or the ML escalation path) found in one customer turn."""
+
+    event_type: Literal["nlp.analysis"] = "nlp.analysis"
+    message_event_id: UUID
+    turn_index: int
+    tone: str
+    tone_probs: dict[str, float] = Field(default_factory=dict)
+    intent: str
+    intent_probs: dict[str, float] = Field(default_factory=dict)
+    sentiment: Literal["positive", "neutral", "negative"]
+    frustrated: bool = False
+    entities: dict[str, ExtractedEntity] = Field(default_factory=dict)
+    correction: bool = False
+    pii_detected: list[str] = Field(default_factory=list)
+    confidence: Annotated[float, Field(ge=0, le=1)]
+    escalate: bool = False
+    path: Literal["fast", "ml"] = "fast"
+    model_versions: dict[str, str] = Field(default_factory=dict)
+    latency_ms: float = 0.0
+    suggested_reply_tone: str | None = None
+    suggested_upsells: list[str] = Field(default_factory=list)
+
+
+class EscalationRequest(ConversationEvent):
+    """A customer turn the fast path was unsure of, for the GPU model on `ml.escalations.v1`."""
+
+    event_type: Literal["ml.escalation"] = "ml.escalation"
+    message_event_id: UUID
+    turn_index: int
+    text: str
+    requested_slots: list[SlotName] = Field(default_factory=list)
+    fast_confidence: float
+    reason: str
+
+
+class EdgeCaseFlagged(ConversationEvent):
+    event_type: Literal["analytics.edge_case"] = "analytics.edge_case"
+    message_event_id: UUID | None = None
+    reasons: list[
+        Literal[
+            "low_confidence",
+            "no_entities_found",
+            "multiple_corrections",
+            "escalated_to_human",
+            "customer_expressed_frustration",
+        ]
+    ]
+
+
+class Label(ConversationEvent):
+    """A human's correction of a tone, intent or entity, on `labels.v1`."""
+
+    event_type: Literal["label"] = "label"
+    message_event_id: UUID
+    field: Literal["tone", "intent", "entity"]
+    entity_name: str | None = None
+    value: Any
+    labeller: str | None = None
+
+
+class MetricsSnapshot(Envelope):
+    event_type: Literal["analytics.metrics"] = "analytics.metrics"
+    window_start: datetime
+    window_end: datetime
+    figures: dict[str, float | None] = Field(default_factory=dict)
+    # Serialised mergeable sketches (base64), so percentiles over many windows are merged, not averaged.
+    sketches: dict[str, str] = Field(default_factory=dict)
+
+
+class Alert(Envelope):
+    event_type: Literal["analytics.alert"] = "analytics.alert"
+    rule: str
+    level: Literal["info", "warning", "error", "fatal"] = "warning"
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DeadLetter(Envelope):
+    """A message a stage could not decode or validate, kept whole so nothing is lost."""
+
+    event_type: Literal["dead_letter"] = "dead_letter"
+    stage: str
+    source_topic: str
+    partition: int
+    offset: int
+    key_b64: str | None = None
+    original_b64: str
+    error: str
+
+
+EVENT_MODELS: tuple[type[Envelope], ...] = (
+    ChatMessage,
+    BookingOutcome,
+    SurveyResponse,
+    ServiceCall,
+    Turn,
+    MessageAnalysis,
+    EscalationRequest,
+    EdgeCaseFlagged,
+    Label,
+    MetricsSnapshot,
+    Alert,
+    DeadLetter,
+)

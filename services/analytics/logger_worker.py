@@ -1,0 +1,68 @@
+"""The conversation logger's thin Kafka edge: turns, analyses and outcomes into PostgreSQL, per batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+from schemas import topics
+from schemas.events import BookingOutcome, MessageAnalysis, Turn
+from services.analytics.logger_core import (
+    analysis_row,
+    message_row,
+    outcome_row,
+    touched_conversations,
+    unique_by_first_column,
+)
+from services.analytics.logger_store import ConversationLogStore
+from shared.consumer import Consumed, UndecodableRecord, decode_json_model, subscribe_batch
+
+GROUP_ID = "teppan-logger"
+TOPIC_MODELS: dict[str, type[BaseModel]] = {
+    topics.CHAT_TURNS: Turn,
+    topics.NLP_ANALYSES: MessageAnalysis,
+    topics.INGEST_OUTCOMES: BookingOutcome,
+}
+
+
+def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
+    model = TOPIC_MODELS.get(topic)
+    if model is None:
+        raise UndecodableRecord(f"the logger does not consume topic {topic!r}")
+    return model
+
+
+class LoggerHandler:
+    def __init__(self, store: ConversationLogStore) -> None:
+        self._store = store
+
+    async def __call__(self, batch: list[Consumed[BaseModel]]) -> None:
+        messages = unique_by_first_column(message_row(c.event) for c in batch if isinstance(c.event, Turn))
+        analyses = unique_by_first_column(
+            analysis_row(c.event) for c in batch if isinstance(c.event, MessageAnalysis)
+        )
+        outcomes = unique_by_first_column(outcome_row(c.event) for c in batch if isinstance(c.event, BookingOutcome))
+        conversations = touched_conversations([*messages, *outcomes], 1) + touched_conversations(analyses, 2)
+        await self._store.write_batch(
+            messages=messages,
+            analyses=analyses,
+            outcomes=outcomes,
+            conversations=sorted(set(conversations), key=str),
+        )
+
+
+def register(broker: KafkaBroker, store: ConversationLogStore) -> None:
+    subscribe_batch(
+        broker,
+        lambda: broker,
+        topics=list(TOPIC_MODELS),
+        group_id=GROUP_ID,
+        stage="logger",
+        dlq_topic=topics.ANALYTICS_DLQ,
+        decode=decode_json_model(model_for_topic),
+        handle=LoggerHandler(store),
+        title="logger",
+        description="Writes messages, analyses and outcomes to PostgreSQL and rebuilds conversation_logs.",
+    )

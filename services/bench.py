@@ -1,0 +1,200 @@
+"""`teppan bench pipeline`: produce N chat messages and measure produce-to-logged throughput and latency.
+
+Against a fresh embedded stack unless servers are configured. Latency is each row's `logged_at`
+(set by PostgreSQL) minus the message's `occurred_at`, which the benchmark stamps at send time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from schemas import topics
+from services.stack_status import StatusReader
+from shared.db import create_pool, migrate_database
+from shared.embedded import child_environment, start_missing
+from shared.kafka import create_producer, create_topics
+from shared.settings import Settings
+
+PIPELINE_KINDS = ("ingest", "logger")
+MESSAGES_PER_CONVERSATION = 10
+TEXTS = (
+    "Hey! I wanna book for 30 people",
+    "Can we do next Saturday around 6pm?",
+    "How much is it per person with the third protein?",
+    "Actually make it 25 adults and 5 kids",
+    "Do you have vegetarian options? My sister doesn't eat meat",
+    "Great, my name is Dana. Gyoza for everyone please!",
+)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def chat_message(conversation_id: str, index: int) -> dict[str, Any]:
+    role = "customer" if index % 2 == 0 else "ai"
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "chat.message",
+        "schema_version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "conversation_id": conversation_id,
+        "customer_id": index,
+        "role": role,
+        "text": TEXTS[index % len(TEXTS)],
+        "channel": "web",
+        "source": "bench",
+    }
+
+
+async def _wait_logged(pool: asyncpg.Pool, conversation_ids: list[str], expected: int, wait_seconds: float) -> int:
+    deadline = time.monotonic() + wait_seconds
+    logged = 0
+    while time.monotonic() < deadline:
+        logged = await pool.fetchval(
+            "SELECT count(*) FROM messages WHERE conversation_id = ANY($1::uuid[])", conversation_ids
+        )
+        if logged >= expected:
+            return int(logged)
+        await asyncio.sleep(0.1)
+    return int(logged)
+
+
+async def _produce(settings: Settings, conversation_ids: list[str], count: int, rate: float | None) -> float:
+    producer = create_producer(settings)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        for index in range(count):
+            if rate:
+                delay = index / rate - (time.monotonic() - started)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            conversation_id = conversation_ids[index // MESSAGES_PER_CONVERSATION]
+            await producer.send(
+                topics.CHAT_MESSAGES,
+                json.dumps(chat_message(conversation_id, index)).encode(),
+                key=conversation_id.encode(),
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return started
+
+
+async def _start_workers(env: dict[str, str]) -> list[asyncio.subprocess.Process]:
+    return [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", "worker", kind, env=env, start_new_session=True
+        )
+        for kind in PIPELINE_KINDS
+    ]
+
+
+async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+    await asyncio.gather(*(process.wait() for process in processes))
+
+
+async def run_pipeline_benchmark(
+    settings: Settings, *, messages: int, rate: float | None, verbose: bool
+) -> dict[str, Any]:
+    def say(text: str) -> None:
+        if verbose:
+            print(text, file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="teppan-bench-") as scratch:
+        servers = await asyncio.to_thread(
+            start_missing,
+            Path(scratch),
+            kafka=settings.kafka_bootstrap_servers,
+            database=settings.database_url,
+            redis=settings.redis_url,
+        )
+        running = settings.model_copy(
+            update={
+                "kafka_bootstrap_servers": servers.kafka_bootstrap_servers,
+                "database_url": servers.database_url,
+                "redis_url": servers.redis_url,
+            }
+        )
+        processes: list[asyncio.subprocess.Process] = []
+        try:
+            await create_topics(running)
+            await migrate_database(running)
+            pool = await create_pool(running)
+            processes = await _start_workers(child_environment(servers, TEPPAN_LOG_LEVEL="WARNING"))
+            try:
+                # Warm-up: group joins and first connections are start-up cost, not throughput.
+                warm_ids = [str(uuid.uuid4())]
+                await _produce(running, warm_ids, MESSAGES_PER_CONVERSATION, None)
+                if await _wait_logged(pool, warm_ids, MESSAGES_PER_CONVERSATION, 120) < MESSAGES_PER_CONVERSATION:
+                    raise RuntimeError("the pipeline did not log the warm-up messages within 120 s")
+                say("warm-up logged; producing")
+                conversation_ids = [str(uuid.uuid4()) for _ in range(-(-messages // MESSAGES_PER_CONVERSATION))]
+                sent_at = await _produce(running, conversation_ids, messages, rate)
+                produce_seconds = time.monotonic() - sent_at
+                say(f"produced {messages} in {produce_seconds:.1f}s; waiting for the logger")
+                timeout = 60 + messages / 200
+                await _wait_logged(pool, conversation_ids, messages, timeout)
+                result = await _measure(pool, conversation_ids, messages)
+                reader = StatusReader(running, pool)
+                with contextlib.suppress(Exception):
+                    status = await reader.read()
+                    say(f"dead letters: {status.dead_letters}, lag: {status.consumer_lag}")
+                await reader.close()
+                return result
+            finally:
+                await _stop(processes)
+                await pool.close()
+        finally:
+            await asyncio.to_thread(servers.stop)
+
+
+async def _measure(pool: asyncpg.Pool, conversation_ids: list[str], messages: int) -> dict[str, Any]:
+    rows = await pool.fetch(
+        "SELECT extract(epoch FROM logged_at - occurred_at) * 1000 AS latency_ms, "
+        "extract(epoch FROM occurred_at) AS sent, extract(epoch FROM logged_at) AS logged "
+        "FROM messages WHERE conversation_id = ANY($1::uuid[])",
+        conversation_ids,
+    )
+    latencies = sorted(float(row["latency_ms"]) for row in rows)
+    first_sent = min((float(row["sent"]) for row in rows), default=0.0)
+    last_logged = max((float(row["logged"]) for row in rows), default=0.0)
+    jsonb_entries = await pool.fetchval(
+        "SELECT coalesce(sum(jsonb_array_length(conversation_data->'messages')), 0) "
+        "FROM conversation_logs WHERE id = ANY($1::uuid[])",
+        conversation_ids,
+    )
+    distinct = await pool.fetchval(
+        "SELECT count(DISTINCT event_id) FROM messages WHERE conversation_id = ANY($1::uuid[])", conversation_ids
+    )
+    elapsed = last_logged - first_sent
+    return {
+        "messages": messages,
+        "throughput_msgs_per_s": round(len(rows) / elapsed, 1) if elapsed > 0 else 0.0,
+        "latency_ms": {
+            "p50": round(percentile(latencies, 0.50), 1),
+            "p95": round(percentile(latencies, 0.95), 1),
+            "p99": round(percentile(latencies, 0.99), 1),
+        },
+        "lost": messages - int(distinct),
+        # A redelivery that slipped through would show as a second row or a second JSONB entry.
+        "duplicated": (len(rows) - int(distinct)) + max(0, int(jsonb_entries) - len(rows)),
+    }

@@ -1,0 +1,136 @@
+"""`teppan`: the single entry point. Every command finds the stack from the environment or stack.env."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.worker_kinds import WORKER_KINDS
+from shared.logging import configure_logging
+from shared.settings import load_settings
+
+app = typer.Typer(help="Teppan: conversation intelligence for booking chat assistants.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topic commands.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Event schema commands.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks; each prints JSON as its last line.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(bench_app, name="bench")
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="Also produce demo traffic.")] = False,
+    demo_rate: Annotated[float, typer.Option(help="Demo chat messages per second.")] = 20.0,
+    quiet: Annotated[bool, typer.Option(help="No live summary (for scripts and CI).")] = False,
+) -> None:
+    """Start the whole pipeline in the foreground: servers, topics, migrations, every worker and HTTP."""
+    from services.supervisor import run_stack
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    raise typer.Exit(asyncio.run(run_stack(settings, demo=demo, demo_rate=demo_rate, live=not quiet)))
+
+
+@app.command()
+def worker(kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(WORKER_KINDS)}.")]) -> None:
+    """Run one worker kind against the configured servers (scale out by starting more)."""
+    from services.runner import run_worker
+
+    if kind not in WORKER_KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}; known: {', '.join(WORKER_KINDS)}")
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(kind, settings))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default TEPPAN_HTTP_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default TEPPAN_HTTP_PORT).")] = None,
+) -> None:
+    """Run the HTTP server (POST /v1/events, /healthz)."""
+    import uvicorn
+
+    from services.ingest.http import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(
+    rate: Annotated[float, typer.Option(help="Chat messages per second.")] = 20.0,
+    duration: Annotated[float, typer.Option(help="Seconds to run; 0 runs until stopped.")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same conversations.")] = 7,
+) -> None:
+    """Produce realistic hibachi booking conversations over the Kafka protocol."""
+    from services.ingest.demo_producer import produce_demo
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    counts = asyncio.run(produce_demo(settings, rate=rate, duration=duration or None, seed=seed))
+    typer.echo(json.dumps(counts))
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending SQL migrations."""
+    from shared.db import migrate_database
+
+    applied = asyncio.run(migrate_database(load_settings()))
+    typer.echo(f"applied: {applied}" if applied else "database is up to date")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every topic that does not exist yet (TEPPAN_PARTITIONS partitions each)."""
+    from shared.kafka import create_topics
+
+    asyncio.run(create_topics(load_settings()))
+    typer.echo("topics ready")
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Annotated[Path, typer.Argument(help="Folder to write into.")]) -> None:
+    """Write one JSON Schema per event and the AsyncAPI document faststream generates."""
+    from schemas.export import export_schemas
+
+    for path in export_schemas(directory):
+        typer.echo(str(path))
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    messages: Annotated[int, typer.Option(help="Chat messages to produce.")] = 20_000,
+    rate: Annotated[float | None, typer.Option(help="Feed at this many per second instead of flat out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
+) -> None:
+    """Produce N chat messages and wait until all are logged; reports throughput and latency."""
+    from services.bench import run_pipeline_benchmark
+
+    settings = load_settings()
+    configure_logging("WARNING")
+    result = asyncio.run(run_pipeline_benchmark(settings, messages=messages, rate=rate, verbose=not as_json))
+    typer.echo(json.dumps(result))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

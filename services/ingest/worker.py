@@ -1,0 +1,76 @@
+"""Ingest's thin Kafka edge: claims each input event in Redis and republishes it, validated, downstream."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+from schemas import topics
+from schemas.events import BookingOutcome, ChatMessage, ServiceCall, SurveyResponse
+from services.ingest.core import (
+    INPUT_TOPIC_MODELS,
+    VALIDATED_TOPICS,
+    build_turn,
+    looks_like_correction,
+    model_for_topic,
+)
+from services.ingest.state import IngestState
+from shared.consumer import Consumed, decode_json_model, publish_events, subscribe_batch
+
+GROUP_ID = "teppan-ingest"
+
+
+IngestedEvent = ChatMessage | BookingOutcome | SurveyResponse | ServiceCall
+
+
+def conversation_key(event: IngestedEvent) -> bytes:
+    return str(event.conversation_id).encode()
+
+
+class IngestHandler:
+    def __init__(self, broker: KafkaBroker, state: IngestState) -> None:
+        self._broker = broker
+        self._state = state
+
+    async def __call__(self, batch: list[Consumed[IngestedEvent]]) -> None:
+        events = [item.event for item in batch]
+        claims = await self._state.claim(
+            [
+                (
+                    event.event_id,
+                    event if isinstance(event, ChatMessage) else None,
+                    isinstance(event, ChatMessage) and looks_like_correction(event),
+                )
+                for event in events
+            ]
+        )
+        outgoing: dict[str, list[BaseModel]] = defaultdict(list)
+        published_ids = []
+        for event, claim in zip(events, claims, strict=True):
+            if claim.status == "duplicate":
+                continue
+            if isinstance(event, ChatMessage):
+                outgoing[topics.CHAT_TURNS].append(build_turn(event, claim.position, experiments={}))
+            else:
+                outgoing[VALIDATED_TOPICS[type(event)]].append(event)
+            published_ids.append(event.event_id)
+        for topic, topic_events in outgoing.items():
+            await publish_events(self._broker, topic, topic_events, key_of=conversation_key)
+        await self._state.mark_published(published_ids)
+
+
+def register(broker: KafkaBroker, state: IngestState) -> None:
+    subscribe_batch(
+        broker,
+        lambda: broker,
+        topics=list(INPUT_TOPIC_MODELS),
+        group_id=GROUP_ID,
+        stage="ingest",
+        dlq_topic=topics.INGEST_DLQ,
+        decode=decode_json_model(model_for_topic),
+        handle=IngestHandler(broker, state),
+        title="ingest",
+        description="Validates and de-duplicates chat input, numbers turns, and publishes chat.turns.v1.",
+    )

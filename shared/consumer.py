@@ -1,0 +1,176 @@
+"""The one consumer loop every worker uses: a faststream batch subscriber with dead letters.
+
+A batch of raw records is decoded one by one. A record that cannot be decoded or validated is
+published to the stage's DLQ as a DeadLetter (original bytes, topic, partition, offset, error), and
+the rest of the batch is handed to the worker's pure handler. Offsets are committed only after the
+handler and every dead-letter publish have finished; an unexpected error rewinds the batch so it is
+redelivered, which the idempotent handlers make harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import BaseModel, ValidationError
+
+from schemas.events import DeadLetter
+from shared.logging import record_position
+
+log = logging.getLogger(__name__)
+
+EventT = TypeVar("EventT", bound=BaseModel)
+RETRY_PAUSE_SECONDS = 1.0
+
+
+class UndecodableRecord(ValueError):
+    """A record that no retry can fix: it belongs in the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class Consumed(Generic[EventT]):
+    """A decoded event with the position it was read from."""
+
+    event: EventT
+    topic: str
+    partition: int
+    offset: int
+
+
+BatchHandler = Callable[[list[Consumed[Any]]], Awaitable[None]]
+Decoder = Callable[[str, bytes | None], BaseModel]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A short, human-readable reason; never echoes the input back (it may be 2 MB or hold PII)."""
+    parts = []
+    for detail in error.errors(include_input=False, include_url=False)[:10]:
+        location = ".".join(str(part) for part in detail["loc"]) or "(root)"
+        parts.append(f"{location}: {detail['msg']}")
+    return "; ".join(parts)
+
+
+def decode_json_model(model_for_topic: Callable[[str, Any], type[BaseModel]]) -> Decoder:
+    """A decoder that parses UTF-8 JSON and validates it into the model the topic expects."""
+
+    def decode(topic: str, value: bytes | None) -> BaseModel:
+        if value is None:
+            raise UndecodableRecord("empty record (tombstone)")
+        try:
+            payload = json.loads(value)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise UndecodableRecord(f"not UTF-8 JSON: {error}") from None
+        if not isinstance(payload, dict):
+            raise UndecodableRecord(f"expected a JSON object, got {type(payload).__name__}")
+        model = model_for_topic(topic, payload)
+        try:
+            return model.model_validate(payload)
+        except ValidationError as error:
+            raise UndecodableRecord(f"invalid {model.__name__}: {describe_validation_error(error)}") from None
+
+    return decode
+
+
+def dead_letter_for(record: ConsumerRecord[Any, Any], *, stage: str, error: str) -> DeadLetter:
+    return DeadLetter(
+        stage=stage,
+        source="teppan-" + stage,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
+        original_b64=base64.b64encode(record.value or b"").decode(),
+        error=error,
+    )
+
+
+def _dead_letter_key(letter: DeadLetter) -> bytes | None:
+    return base64.b64decode(letter.key_b64) if letter.key_b64 else None
+
+
+async def publish_events(
+    broker: KafkaBroker, topic: str, events: Sequence[BaseModel], key_of: Callable[[Any], bytes | None]
+) -> None:
+    """Publish many events concurrently and return only when the broker has acknowledged all of them."""
+    futures = [
+        await broker.publish(event.model_dump_json().encode(), topic=topic, key=key_of(event), no_confirm=True)
+        for event in events
+    ]
+    if futures:
+        await asyncio.gather(*futures)
+
+
+def subscribe_batch(
+    registry: KafkaBroker | KafkaRouter,
+    publisher_broker: Callable[[], KafkaBroker],
+    *,
+    topics: Sequence[str],
+    group_id: str,
+    stage: str,
+    dlq_topic: str,
+    decode: Decoder,
+    handle: BatchHandler,
+    max_records: int = 1000,
+    title: str | None = None,
+    description: str | None = None,
+) -> None:
+    """Register `handle` as a committed-after-processing batch consumer with dead letters.
+
+    `publisher_broker` returns the broker the DLQ is published through; it is a callable so a router
+    can be registered before the broker it ends up in exists.
+    """
+
+    async def raw_records(message: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
+        raw = message.raw_message
+        return raw if isinstance(raw, tuple) else (raw,)
+
+    @registry.subscriber(
+        *topics,
+        batch=True,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_records=max_records,
+        batch_timeout_ms=50,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        decoder=raw_records,
+        title=title,
+        description=description,
+    )
+    async def consume(records: list[Any], message: KafkaMessage) -> None:
+        decoded: list[Consumed[Any]] = []
+        dead: list[DeadLetter] = []
+        for record in records:
+            try:
+                event = decode(record.topic, record.value)
+            except UndecodableRecord as error:
+                log.error(
+                    "dead-lettering a record",
+                    extra={**record_position(record.topic, record.partition, record.offset), "error": str(error)},
+                )
+                dead.append(dead_letter_for(record, stage=stage, error=str(error)))
+                continue
+            decoded.append(Consumed(event, record.topic, record.partition, record.offset))
+        try:
+            if dead:
+                await publish_events(publisher_broker(), dlq_topic, dead, key_of=_dead_letter_key)
+            if decoded:
+                await handle(decoded)
+        except Exception:
+            first = records[0]
+            log.exception(
+                "batch failed; it will be redelivered",
+                extra={**record_position(first.topic, first.partition, first.offset), "batch_size": len(records)},
+            )
+            # A failing dependency (database, Redis) would otherwise be retried in a hot loop.
+            await asyncio.sleep(RETRY_PAUSE_SECONDS)
+            raise
