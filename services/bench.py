@@ -61,7 +61,9 @@ def chat_message(conversation_id: str, index: int) -> dict[str, Any]:
     }
 
 
-async def _wait_logged(pool: asyncpg.Pool, conversation_ids: list[str], expected: int, wait_seconds: float) -> int:
+async def _wait_logged(
+    pool: asyncpg.Pool, conversation_ids: list[str], expected: int, wait_seconds: float
+) -> int:
     deadline = time.monotonic() + wait_seconds
     logged = 0
     while time.monotonic() < deadline:
@@ -144,10 +146,15 @@ async def run_pipeline_benchmark(
                 # Warm-up: group joins and first connections are start-up cost, not throughput.
                 warm_ids = [str(uuid.uuid4())]
                 await _produce(running, warm_ids, MESSAGES_PER_CONVERSATION, None)
-                if await _wait_logged(pool, warm_ids, MESSAGES_PER_CONVERSATION, 120) < MESSAGES_PER_CONVERSATION:
+                if (
+                    await _wait_logged(pool, warm_ids, MESSAGES_PER_CONVERSATION, 120)
+                    < MESSAGES_PER_CONVERSATION
+                ):
                     raise RuntimeError("the pipeline did not log the warm-up messages within 120 s")
                 say("warm-up logged; producing")
-                conversation_ids = [str(uuid.uuid4()) for _ in range(-(-messages // MESSAGES_PER_CONVERSATION))]
+                conversation_ids = [
+                    str(uuid.uuid4()) for _ in range(-(-messages // MESSAGES_PER_CONVERSATION))
+                ]
                 sent_at = await _produce(running, conversation_ids, messages, rate)
                 produce_seconds = time.monotonic() - sent_at
                 say(f"produced {messages} in {produce_seconds:.1f}s; waiting for the logger")
@@ -183,7 +190,8 @@ async def _measure(pool: asyncpg.Pool, conversation_ids: list[str], messages: in
         conversation_ids,
     )
     distinct = await pool.fetchval(
-        "SELECT count(DISTINCT event_id) FROM messages WHERE conversation_id = ANY($1::uuid[])", conversation_ids
+        "SELECT count(DISTINCT event_id) FROM messages WHERE conversation_id = ANY($1::uuid[])",
+        conversation_ids,
     )
     elapsed = last_logged - first_sent
     return {

@@ -116,7 +116,9 @@ def schemas_export(directory: Annotated[Path, typer.Argument(help="Folder to wri
 @bench_app.command("pipeline")
 def bench_pipeline(
     messages: Annotated[int, typer.Option(help="Chat messages to produce.")] = 20_000,
-    rate: Annotated[float | None, typer.Option(help="Feed at this many per second instead of flat out.")] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Feed at this many per second instead of flat out.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
 ) -> None:
     """Produce N chat messages and wait until all are logged; reports throughput and latency."""

@@ -35,7 +35,9 @@ class StatusReader:
 
     async def _clients(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(self._settings), enable_auto_commit=False)
+            self._consumer = AIOKafkaConsumer(
+                bootstrap_servers=bootstrap(self._settings), enable_auto_commit=False
+            )
             await self._consumer.start()
             # Loads metadata for every topic, so partitions_for_topic knows them.
             await self._consumer.topics()

@@ -74,7 +74,10 @@ def render_summary(status: StackStatus, children: list[ChildProcess], urls: dict
         table.add_row(f"lag {group}", f"{lag:,}")
     for child in children:
         alive = child.process is not None and child.process.returncode is None
-        table.add_row(f"process {child.name}", ("up" if alive else "down") + (f" ({child.restarts} restarts)" if child.restarts else ""))
+        table.add_row(
+            f"process {child.name}",
+            ("up" if alive else "down") + (f" ({child.restarts} restarts)" if child.restarts else ""),
+        )
     for name, url in urls.items():
         table.add_row(name, url)
     return table
@@ -118,14 +121,20 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
         children = [ChildProcess(f"worker {kind}", [*teppan, "worker", kind]) for kind in WORKER_KINDS]
         children.append(ChildProcess("http", [*teppan, "serve", "--port", str(http_port)]))
         if demo:
-            children.append(ChildProcess("demo", [*teppan, "demo", "--rate", str(demo_rate), "--duration", "0"]))
+            children.append(
+                ChildProcess("demo", [*teppan, "demo", "--rate", str(demo_rate), "--duration", "0"])
+            )
         for child in children:
             await _spawn(child, env)
         pool = await create_pool(running, max_size=1)
         reader = StatusReader(running, pool)
         console = Console()
         try:
-            with Live(console=console, auto_refresh=False, transient=False) if live else contextlib.nullcontext() as display:
+            with (
+                Live(console=console, auto_refresh=False, transient=False)
+                if live
+                else contextlib.nullcontext() as display
+            ):
                 while not stop.is_set():
                     await _restart_crashed(children, env)
                     if display is not None:
@@ -156,4 +165,3 @@ async def _restart_crashed(children: list[ChildProcess], env: dict[str, Any]) ->
         log.error("process exited; restarting", extra={"process": child.name, "code": process.returncode})
         child.restarts += 1
         await _spawn(child, env)
-

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -102,7 +102,9 @@ async def publish_events(
 ) -> None:
     """Publish many events concurrently and return only when the broker has acknowledged all of them."""
     futures = [
-        await broker.publish(event.model_dump_json().encode(), topic=topic, key=key_of(event), no_confirm=True)
+        await broker.publish(
+            event.model_dump_json().encode(), topic=topic, key=key_of(event), no_confirm=True
+        )
         for event in events
     ]
     if futures:
@@ -119,6 +121,7 @@ def subscribe_batch(
     dlq_topic: str,
     decode: Decoder,
     handle: BatchHandler,
+    outputs: Mapping[str, type[BaseModel]] | None = None,
     max_records: int = 1000,
     title: str | None = None,
     description: str | None = None,
@@ -126,8 +129,11 @@ def subscribe_batch(
     """Register `handle` as a committed-after-processing batch consumer with dead letters.
 
     `publisher_broker` returns the broker the DLQ is published through; it is a callable so a router
-    can be registered before the broker it ends up in exists.
+    can be registered before the broker it ends up in exists. `outputs` names the topics the handler
+    publishes to, so the AsyncAPI document shows them with their payload schemas.
     """
+    for topic, model in {**(outputs or {}), dlq_topic: DeadLetter}.items():
+        registry.publisher(topic, schema=model, title=f"{stage} -> {topic}", description=model.__doc__)
 
     async def raw_records(message: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
         raw = message.raw_message
@@ -140,7 +146,9 @@ def subscribe_batch(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_records=max_records,
-        batch_timeout_ms=50,
+        batch_timeout_ms=20,
+        # Tansu answers a fetch only when this expires or data arrives; short keeps latency low at low rates.
+        fetch_max_wait_ms=20,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         decoder=raw_records,
         title=title,
@@ -155,7 +163,10 @@ def subscribe_batch(
             except UndecodableRecord as error:
                 log.error(
                     "dead-lettering a record",
-                    extra={**record_position(record.topic, record.partition, record.offset), "error": str(error)},
+                    extra={
+                        **record_position(record.topic, record.partition, record.offset),
+                        "error": str(error),
+                    },
                 )
                 dead.append(dead_letter_for(record, stage=stage, error=str(error)))
                 continue
@@ -169,7 +180,10 @@ def subscribe_batch(
             first = records[0]
             log.exception(
                 "batch failed; it will be redelivered",
-                extra={**record_position(first.topic, first.partition, first.offset), "batch_size": len(records)},
+                extra={
+                    **record_position(first.topic, first.partition, first.offset),
+                    "batch_size": len(records),
+                },
             )
             # A failing dependency (database, Redis) would otherwise be retried in a hot loop.
             await asyncio.sleep(RETRY_PAUSE_SECONDS)

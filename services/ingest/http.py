@@ -44,7 +44,9 @@ def create_app(settings: Settings, *, producer: AIOKafkaProducer | None = None) 
         given = credentials.credentials.encode() if credentials else b""
         if not hmac.compare_digest(given, expected):
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
+                status.HTTP_401_UNAUTHORIZED,
+                "a valid bearer token is required",
+                {"WWW-Authenticate": "Bearer"},
             )
 
     @app.get("/healthz")

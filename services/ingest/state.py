@@ -89,7 +89,12 @@ class IngestState:
                     args: list[str | int] = [self._ttl, "", "[]", "0"]
                 else:
                     keys = [event_key(event_id), conversation_key(message.conversation_id)]
-                    args = [self._ttl, message.role, json.dumps(message.requested_slots), "1" if is_correction else "0"]
+                    args = [
+                        self._ttl,
+                        message.role,
+                        json.dumps(message.requested_slots),
+                        "1" if is_correction else "0",
+                    ]
                 await self._claim(keys=keys, args=args, client=pipe)
             replies = await pipe.execute()
         return [_parse_claim(reply) for reply in replies]

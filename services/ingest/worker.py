@@ -8,7 +8,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from schemas import topics
-from schemas.events import BookingOutcome, ChatMessage, ServiceCall, SurveyResponse
+from schemas.events import BookingOutcome, ChatMessage, ServiceCall, SurveyResponse, Turn
 from services.ingest.core import (
     INPUT_TOPIC_MODELS,
     VALIDATED_TOPICS,
@@ -71,6 +71,7 @@ def register(broker: KafkaBroker, state: IngestState) -> None:
         dlq_topic=topics.INGEST_DLQ,
         decode=decode_json_model(model_for_topic),
         handle=IngestHandler(broker, state),
+        outputs={topic: Turn if model is ChatMessage else model for model, topic in VALIDATED_TOPICS.items()},
         title="ingest",
         description="Validates and de-duplicates chat input, numbers turns, and publishes chat.turns.v1.",
     )

@@ -1,0 +1,114 @@
+"""Test setup: a real Tansu broker always, and real PostgreSQL and Redis.
+
+PostgreSQL and Redis are the embedded wheels on a bare machine, or existing servers when
+`TEST_DATABASE_URL` / `TEST_REDIS_URL` are set. Fixtures that need them are marked `stack` in the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.db import create_pool, migrate_database
+from shared.embedded import EmbeddedServers, child_environment, start_missing
+from shared.kafka import create_topics
+from shared.settings import Settings
+from tests.stack.helpers import produce_chat_messages, wait_until_logged
+
+
+@pytest.fixture(scope="session")
+def stack_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServers]:
+    data_dir = tmp_path_factory.mktemp("teppan-stack")
+    servers = start_missing(
+        data_dir,
+        kafka=None,  # the tests always start their own Tansu: topics are memory-only and per run
+        database=os.environ.get("TEST_DATABASE_URL"),
+        redis=os.environ.get("TEST_REDIS_URL"),
+    )
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(stack_servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        KAFKA_BOOTSTRAP_SERVERS=stack_servers.kafka_bootstrap_servers,
+        DATABASE_URL=stack_servers.database_url,
+        REDIS_URL=stack_servers.redis_url,
+        TEPPAN_DATA_DIR=tmp_path_factory.mktemp("teppan-data"),
+    )
+
+
+@pytest.fixture(scope="session")
+async def stack(stack_settings: Settings) -> Settings:
+    await create_topics(stack_settings)
+    await migrate_database(stack_settings)
+    return stack_settings
+
+
+@pytest.fixture(scope="session")
+async def db(stack: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(stack, max_size=4)
+    yield pool
+    await pool.close()
+
+
+class WorkerProcesses:
+    """The pipeline's workers as real OS processes, so a test can SIGKILL and restart one."""
+
+    def __init__(self, settings: Settings, servers: EmbeddedServers, kinds: tuple[str, ...]) -> None:
+        self.env = child_environment(
+            servers, TEPPAN_LOG_LEVEL="WARNING", TEPPAN_DATA_DIR=str(settings.data_dir)
+        )
+        self.kinds = kinds
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self, kind: str) -> None:
+        self.processes[kind] = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.cli",
+            "worker",
+            kind,
+            env=self.env,
+            cwd=Path(__file__).parent.parent,
+        )
+
+    async def kill(self, kind: str) -> None:
+        process = self.processes.pop(kind)
+        process.kill()
+        await process.wait()
+
+    async def stop_all(self) -> None:
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        await asyncio.gather(*(process.wait() for process in self.processes.values()))
+        self.processes.clear()
+
+
+@pytest.fixture(scope="session")
+async def pipeline(
+    stack: Settings, stack_servers: EmbeddedServers, db: asyncpg.Pool
+) -> AsyncIterator[WorkerProcesses]:
+    workers = WorkerProcesses(stack, stack_servers, ("ingest", "logger"))
+    for kind in workers.kinds:
+        await workers.start(kind)
+    try:
+        # Warm-up: the first batch waits for both consumer groups to join.
+        conversation = str(uuid.uuid4())
+        events = await produce_chat_messages(stack, [conversation], per_conversation=2)
+        await wait_until_logged(db, [event["event_id"] for event in events], timeout_s=120)
+        yield workers
+    finally:
+        await workers.stop_all()

@@ -1,0 +1,123 @@
+"""Helpers for tests against the real stack: produce with aiokafka, wait for rows, read a DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from schemas import topics
+from schemas.events import DeadLetter
+from shared.kafka import create_producer
+from shared.settings import Settings
+
+
+def chat_message(conversation_id: str, index: int, **fields: Any) -> dict[str, Any]:
+    message = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "chat.message",
+        "schema_version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "conversation_id": conversation_id,
+        "customer_id": 42,
+        "role": "customer" if index % 2 == 0 else "ai",
+        "text": f"message {index}: Hey! I wanna book for 30 people",
+        "channel": "web",
+    }
+    if message["role"] == "ai":
+        message.update(tone_used="warm", suggested_upsells=["gyoza"], requested_slots=["date"])
+    message.update(fields)
+    return message
+
+
+async def produce_raw(
+    settings: Settings, topic: str, records: Sequence[tuple[bytes | None, bytes]]
+) -> list[Any]:
+    """Produce (key, value) records as they are; returns their RecordMetadata (topic, partition, offset)."""
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        return [await future for future in futures]
+    finally:
+        await producer.stop()
+
+
+async def produce_events(settings: Settings, topic: str, events: Sequence[dict[str, Any]]) -> list[Any]:
+    return await produce_raw(
+        settings,
+        topic,
+        [(str(event["conversation_id"]).encode(), json.dumps(event).encode()) for event in events],
+    )
+
+
+async def produce_chat_messages(
+    settings: Settings, conversation_ids: Sequence[str], *, per_conversation: int
+) -> list[dict[str, Any]]:
+    events = [
+        chat_message(conversation_id, index)
+        for conversation_id in conversation_ids
+        for index in range(per_conversation)
+    ]
+    await produce_events(settings, topics.CHAT_MESSAGES, events)
+    return events
+
+
+async def wait_until_logged(pool: asyncpg.Pool, event_ids: Sequence[str], *, timeout_s: float = 60) -> int:
+    deadline = time.monotonic() + timeout_s
+    found = 0
+    while time.monotonic() < deadline:
+        found = await pool.fetchval(
+            "SELECT count(*) FROM messages WHERE event_id = ANY($1::uuid[])", list(event_ids)
+        )
+        if found >= len(event_ids):
+            return int(found)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"only {found} of {len(event_ids)} messages were logged within {timeout_s}s")
+
+
+async def wait_for(condition: Any, *, timeout_s: float = 30, interval_s: float = 0.1) -> Any:
+    """Poll an async callable until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await condition()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(interval_s)
+
+
+async def read_dead_letters(
+    settings: Settings, topic: str, *, expected: int, timeout_s: float = 30
+) -> list[DeadLetter]:
+    """Read a DLQ topic from the beginning until `expected` dead letters (or the timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"test-reader-{uuid.uuid4()}",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    letters: list[DeadLetter] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(letters) < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                letters.extend(DeadLetter.model_validate_json(record.value) for record in records)
+    finally:
+        await consumer.stop()
+    return letters
+
+
+def original_bytes(letter: DeadLetter) -> bytes:
+    return base64.b64decode(letter.original_b64)
