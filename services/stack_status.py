@@ -9,7 +9,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import topics
-from services.worker_kinds import WORKER_KINDS
+from services.worker_kinds import WORKER_KINDS, consumer_group
 from shared.kafka import bootstrap
 from shared.settings import Settings
 
@@ -81,7 +81,7 @@ class StatusReader:
 
         lag = {}
         for kind in WORKER_KINDS:
-            group = f"teppan-{kind}"
+            group = consumer_group(kind)
             with contextlib.suppress(Exception):
                 lag[group] = await self.group_lag(group, ends)
         async with self._pool.acquire() as connection:

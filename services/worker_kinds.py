@@ -1,7 +1,17 @@
 """The worker kinds `teppan worker KIND` can run; `teppan up` starts one process per kind.
 
-Each kind is its own Kafka consumer group, named `teppan-<kind>`, so scaling out is starting
-more processes of one kind.
+Each kind is its own Kafka consumer group, named `teppan-<kind>`, so scaling out is starting more
+processes of one kind. Each entry names the module whose `lifespan(settings, broker)` builds that
+worker's adapters and registers its handlers; modules are imported only for the kind being run.
 """
 
-WORKER_KINDS: tuple[str, ...] = ("ingest", "logger")
+WORKER_LIFESPANS: dict[str, str] = {
+    "ingest": "services.ingest.worker",
+    "logger": "services.analytics.logger_worker",
+}
+
+WORKER_KINDS: tuple[str, ...] = tuple(WORKER_LIFESPANS)
+
+
+def consumer_group(kind: str) -> str:
+    return f"teppan-{kind}"

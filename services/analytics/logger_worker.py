@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -17,9 +19,12 @@ from services.analytics.logger_core import (
     unique_by_first_column,
 )
 from services.analytics.logger_store import ConversationLogStore
+from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, UndecodableRecord, decode_json_model, subscribe_batch
+from shared.db import create_pool, migrate_database
+from shared.settings import Settings
 
-GROUP_ID = "teppan-logger"
+GROUP_ID = consumer_group("logger")
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.CHAT_TURNS: Turn,
     topics.NLP_ANALYSES: MessageAnalysis,
@@ -68,3 +73,14 @@ def register(broker: KafkaBroker, store: ConversationLogStore) -> None:
         title="logger",
         description="Writes messages, analyses and outcomes to PostgreSQL and rebuilds conversation_logs.",
     )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
+    await migrate_database(settings)
+    pool = await create_pool(settings)
+    try:
+        register(broker, ConversationLogStore(pool))
+        yield
+    finally:
+        await pool.close()

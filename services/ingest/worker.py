@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
 
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
@@ -17,9 +19,12 @@ from services.ingest.core import (
     model_for_topic,
 )
 from services.ingest.state import IngestState
+from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, decode_json_model, publish_events, subscribe_batch
+from shared.redis_client import create_redis
+from shared.settings import Settings
 
-GROUP_ID = "teppan-ingest"
+GROUP_ID = consumer_group("ingest")
 
 
 IngestedEvent = ChatMessage | BookingOutcome | SurveyResponse | ServiceCall
@@ -75,3 +80,13 @@ def register(broker: KafkaBroker, state: IngestState) -> None:
         title="ingest",
         description="Validates and de-duplicates chat input, numbers turns, and publishes chat.turns.v1.",
     )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
+    redis = create_redis(settings)
+    try:
+        register(broker, IngestState(redis, ttl_seconds=settings.dedup_ttl_seconds))
+        yield
+    finally:
+        await redis.aclose()
