@@ -2,6 +2,8 @@
 
 Against a fresh embedded stack unless servers are configured. Latency is each row's `logged_at`
 (set by PostgreSQL) minus the message's `occurred_at`, which the benchmark stamps at send time.
+The named baseline, run in the same process on the same database, is what a chat service would do
+without Teppan: one INSERT and one commit per message, awaited in turn.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from shared.kafka import create_producer, create_topics
 from shared.settings import Settings
 
 PIPELINE_KINDS = ("ingest", "logger")
+BASELINE_NAME = "naive per-message INSERT + commit"
 MESSAGES_PER_CONVERSATION = 10
 TEXTS = (
     "Hey! I wanna book for 30 people",
@@ -114,8 +117,47 @@ async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
     await asyncio.gather(*(process.wait() for process in processes))
 
 
+async def _naive_baseline(pool: asyncpg.Pool, count: int) -> dict[str, Any]:
+    """Write `count` messages the naive way, into a temporary copy of `messages`."""
+    conversation_id = uuid.uuid4()
+    latencies = []
+    async with pool.acquire() as connection:
+        await connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS baseline_messages (LIKE messages INCLUDING ALL)"
+        )
+        started = time.perf_counter()
+        for index in range(count):
+            message = chat_message(str(conversation_id), index)
+            begin = time.perf_counter()
+            async with connection.transaction():
+                await connection.execute(
+                    "INSERT INTO baseline_messages (event_id, conversation_id, customer_id, role, text, channel, "
+                    "turn_index, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    uuid.UUID(message["event_id"]),
+                    conversation_id,
+                    message["customer_id"],
+                    message["role"],
+                    message["text"],
+                    message["channel"],
+                    index,
+                    datetime.fromisoformat(message["occurred_at"]),
+                )
+            latencies.append((time.perf_counter() - begin) * 1000)
+        elapsed = time.perf_counter() - started
+        await connection.execute("DROP TABLE baseline_messages")
+    latencies.sort()
+    return {
+        "messages": count,
+        "throughput_msgs_per_s": round(count / elapsed, 1),
+        "latency_ms": {
+            name: round(percentile(latencies, q), 2)
+            for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        },
+    }
+
+
 async def run_pipeline_benchmark(
-    settings: Settings, *, messages: int, rate: float | None, verbose: bool
+    settings: Settings, *, messages: int, rate: float | None, verbose: bool, baseline_messages: int = 5000
 ) -> dict[str, Any]:
     def say(text: str) -> None:
         if verbose:
@@ -161,6 +203,20 @@ async def run_pipeline_benchmark(
                 timeout = 60 + messages / 200
                 await _wait_logged(pool, conversation_ids, messages, timeout)
                 result = await _measure(pool, conversation_ids, messages)
+                if baseline_messages:
+                    baseline = await _naive_baseline(pool, baseline_messages)
+                    print(
+                        json.dumps(
+                            {
+                                "baseline": BASELINE_NAME,
+                                **baseline,
+                                "pipeline_speedup": round(
+                                    result["throughput_msgs_per_s"] / baseline["throughput_msgs_per_s"], 2
+                                ),
+                            }
+                        ),
+                        flush=True,
+                    )
                 reader = StatusReader(running, pool)
                 with contextlib.suppress(Exception):
                     status = await reader.read()

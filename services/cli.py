@@ -119,14 +119,24 @@ def bench_pipeline(
     rate: Annotated[
         float | None, typer.Option(help="Feed at this many per second instead of flat out.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result lines.")] = False,
+    baseline_messages: Annotated[
+        int, typer.Option(help="Messages for the naive per-message INSERT baseline; 0 skips it.")
+    ] = 5000,
 ) -> None:
-    """Produce N chat messages and wait until all are logged; reports throughput and latency."""
+    """Produce N chat messages and wait until all are logged; reports throughput and latency.
+
+    The line before the last compares with the named baseline; the last line is the pipeline's result.
+    """
     from services.bench import run_pipeline_benchmark
 
     settings = load_settings()
     configure_logging("WARNING")
-    result = asyncio.run(run_pipeline_benchmark(settings, messages=messages, rate=rate, verbose=not as_json))
+    result = asyncio.run(
+        run_pipeline_benchmark(
+            settings, messages=messages, rate=rate, verbose=not as_json, baseline_messages=baseline_messages
+        )
+    )
     typer.echo(json.dumps(result))
 
 

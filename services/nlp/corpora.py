@@ -1,0 +1,33 @@
+"""Where the labelled data lives and how to read it: the project's own domain set and the shared public sets."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+DOMAIN_DIR = Path(__file__).with_name("data")
+DOMAIN_TRAIN = DOMAIN_DIR / "domain_train.jsonl"
+DOMAIN_HELDOUT = DOMAIN_DIR / "domain_heldout.jsonl"
+
+
+def datasets_dir() -> Path | None:
+    """The shared public datasets: $TEPPAN_DATASETS_DIR, else ../shared/datasets beside the repository."""
+    env = os.environ.get("TEPPAN_DATASETS_DIR")
+    candidates = [Path(env)] if env else []
+    repo = Path(__file__).resolve().parents[2]
+    candidates += [repo.parent / "shared" / "datasets", Path.cwd().parent / "shared" / "datasets"]
+    for c in candidates:
+        if (c / "sgd_restaurants.jsonl").exists():
+            return c
+    return None
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                yield json.loads(line)

@@ -1,0 +1,427 @@
+"""Date slot rule: finds dates as written and resolves them to ISO dates against the message's own time.
+
+dateparser returns None for "next Saturday" and costs milliseconds per call, so the common forms are
+resolved here; dateparser is only a fallback for explicit month-day forms this module cannot resolve.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import re
+from datetime import date, timedelta
+
+from services.nlp.entities import Entity, overlaps
+from services.nlp.numerals import NUMBER_PATTERN, ORDINALS, parse_number
+
+MONTHS = {
+    "january": 1,
+    "jan": 1,
+    "february": 2,
+    "feb": 2,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "may": 5,
+    "june": 6,
+    "jun": 6,
+    "july": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
+}
+WEEKDAYS = {
+    "monday": 0,
+    "mon": 0,
+    "tuesday": 1,
+    "tues": 1,
+    "tue": 1,
+    "wednesday": 2,
+    "wed": 2,
+    "weds": 2,
+    "thursday": 3,
+    "thurs": 3,
+    "thur": 3,
+    "thu": 3,
+    "friday": 4,
+    "fri": 4,
+    "saturday": 5,
+    "sat": 5,
+    "sunday": 6,
+    "sun": 6,
+}
+_MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+# Short weekday forms only count with a trailing comma or space-digit, never as plain words ("sat down").
+_WEEKDAY_FULL = r"(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?)"
+_WEEKDAY = r"(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?|mon|tues?|wed|weds|thu|thurs?|fri|sat|sun)"
+_ORD_WORD = "|".join(sorted(ORDINALS, key=len, reverse=True))
+_DAY = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?|{_ORD_WORD}|twenty[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[\s-]first)"
+_DAY_ORD = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)|{_ORD_WORD}|twenty[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[\s-]first)"
+_YEAR = r"(?:20\d\d|'\d\d)"
+
+HOLIDAYS = (
+    r"memorial\s+day(?:\s+weekend)?|labou?r\s+day(?:\s+weekend)?|christmas(?:\s+eve|\s+day)?|xmas(?:\s+eve)?"
+    r"|new\s+year'?s?(?:\s+eve|\s+day)?|thanksgiving(?:\s+day)?|(?:the\s+)?(?:4th|fourth)\s+of\s+july"
+    r"|july\s+(?:4th|fourth)|independence\s+day|valentine'?s(?:\s+day)?|mother'?s\s+day|father'?s\s+day"
+    r"|halloween|easter(?:\s+sunday)?|cinco\s+de\s+mayo|st\.?\s+patrick'?s\s+day"
+)
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("holiday", re.compile(rf"\b(?:{HOLIDAYS})\b", re.I)),
+    ("iso", re.compile(r"\b(20\d\d)[/-](\d{1,2})[/-](\d{1,2})\b")),
+    (
+        "mdy",
+        re.compile(
+            r"(?<![\d/.-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])(?!\s*(?:cups?|lbs?|oz|pounds?|inch|of\s+a))",
+            re.I,
+        ),
+    ),
+    (
+        "dmy_text",
+        re.compile(
+            rf"\b(?:{_WEEKDAY},?\s+)?(?:the\s+)?({_DAY})\s+(?:of\s+|day\s+of\s+)?({_MONTH})(?:,?\s+({_YEAR}))?\b",
+            re.I,
+        ),
+    ),
+    (
+        "mdy_text",
+        re.compile(
+            rf"\b(?:{_WEEKDAY},?\s+)?({_MONTH})\s+(?:the\s+)?({_DAY})(?![:\d])(?:,?\s+({_YEAR}))?(?:,?\s+{_WEEKDAY_FULL})?\b",
+            re.I,
+        ),
+    ),
+    ("last_day", re.compile(rf"\b(?:the\s+)?last\s+day\s+of\s+({_MONTH})\b", re.I)),
+    (
+        "weekday_ord",
+        re.compile(
+            rf"\b({_WEEKDAY_FULL})\s*,?\s+(?:the\s+)?({_DAY_ORD})(?:\s+of\s+(this|next)\s+month)?\b", re.I
+        ),
+    ),
+    ("ord_month", re.compile(rf"\b(?:the\s+)?({_DAY_ORD})\s+of\s+(this|next|the)\s+month\b", re.I)),
+    (
+        "relative_span",
+        re.compile(
+            rf"\b(?:in\s+(?:about\s+)?({NUMBER_PATTERN}|a|an)\s+(days?|weeks?|months?)"
+            rf"(?:\s+and\s+({NUMBER_PATTERN}|a|an)\s+(days?))?"
+            rf"|({NUMBER_PATTERN}|a|an)\s+(days?|weeks?|months?)\s+(?:from\s+(?:now|today)|later|out))\b",
+            re.I,
+        ),
+    ),
+    ("day_after", re.compile(r"\b(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw|tmr)\b", re.I)),
+    ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow|2morrow|2moro)\b", re.I)),
+    # "reply today" / "call me today" ask for an answer, they do not date the event.
+    (
+        "today",
+        re.compile(
+            r"(?<!reply\s)(?<!respond\s)(?<!answer\s)(?<!back\s)(?<!know\s)(?<!me\s)(?<!us\s)"
+            r"\b(?:today|tonight|tonite|this\s+evening|this\s+afternoon|this\s+morning)\b",
+            re.I,
+        ),
+    ),
+    ("weekend", re.compile(r"\b(this|next|coming|the)\s+weekend\b", re.I)),
+    ("next_week_day", re.compile(rf"\bnext\s+week\s+({_WEEKDAY_FULL})\b", re.I)),
+    ("rel_weekday", re.compile(rf"\b(next|this|coming|this\s+coming|upcoming)\s+({_WEEKDAY})\b", re.I)),
+    ("week", re.compile(r"\b(next|this|the\s+following)\s+week\b", re.I)),
+    ("month", re.compile(r"\b(next|this)\s+month\b", re.I)),
+    ("weekday", re.compile(rf"\b({_WEEKDAY_FULL})\b", re.I)),
+    (
+        "the_ord",
+        re.compile(
+            rf"\b(?:on\s+|for\s+)?the\s+({_DAY_ORD})\b(?!\s+(?:floor|time|row|person|guest|anniversary|birthday))",
+            re.I,
+        ),
+    ),
+    ("bare_ord", re.compile(r"\b((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b", re.I)),
+]
+
+
+def _weekday(word: str) -> int:
+    return WEEKDAYS[word.lower().rstrip("s") if word.lower().rstrip("s") in WEEKDAYS else word.lower()]
+
+
+def _day_number(token: str) -> int | None:
+    t = token.lower().replace("-", " ")
+    t = re.sub(r"\s+", " ", t)
+    if t in ORDINALS:
+        return ORDINALS[t]
+    m = re.match(r"(\d+)", t)
+    if m:
+        return int(m.group(1))
+    if t.startswith("twenty "):
+        return 20 + ORDINALS.get(t.split(" ", 1)[1], 0)
+    if t == "thirty first":
+        return 31
+    return None
+
+
+def _month(token: str) -> int:
+    return MONTHS[token.lower().rstrip(".")]
+
+
+def _safe(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _upcoming(base: date, month: int, day: int, year: int | None) -> date | None:
+    """A month-day without a year means its next occurrence (today included)."""
+    if year is not None:
+        return _safe(year, month, day)
+    d = _safe(base.year, month, day)
+    if d is not None and d < base:
+        d = _safe(base.year + 1, month, day)
+    return d
+
+
+def _year(token: str | None) -> int | None:
+    if not token:
+        return None
+    token = token.strip("'")
+    return 2000 + int(token) if len(token) == 2 else int(token)
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    first = date(year, month, 1)
+    offset = (weekday - first.weekday()) % 7
+    if n > 0:
+        return first + timedelta(days=offset + 7 * (n - 1))
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def _easter(year: int) -> date:
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m) // 451
+    month = (h + m - 114 * n) // 31
+    day = (h + m - 114 * n) % 31 + 1
+    return date(year, month, day)
+
+
+def _holiday(name: str, year: int) -> date:
+    n = re.sub(r"[^a-z0-9 ]", "", name.lower())
+    n = re.sub(r"\s+", " ", n)
+    if n.startswith("memorial"):
+        d = _nth_weekday(year, 5, 0, -1)
+        return d - timedelta(days=2) if "weekend" in n else d
+    if n.startswith("labo"):
+        d = _nth_weekday(year, 9, 0, 1)
+        return d - timedelta(days=2) if "weekend" in n else d
+    if "christmas" in n or "xmas" in n:
+        return date(year, 12, 24 if "eve" in n else 25)
+    if n.startswith("new year"):
+        return date(year, 12, 31) if "eve" in n else date(year, 1, 1)
+    if n.startswith("thanksgiving"):
+        return _nth_weekday(year, 11, 3, 4)
+    if "july" in n or "independence" in n:
+        return date(year, 7, 4)
+    if n.startswith("valentine"):
+        return date(year, 2, 14)
+    if n.startswith("mother"):
+        return _nth_weekday(year, 5, 6, 2)
+    if n.startswith("father"):
+        return _nth_weekday(year, 6, 6, 3)
+    if n.startswith("halloween"):
+        return date(year, 10, 31)
+    if n.startswith("easter"):
+        return _easter(year)
+    if n.startswith("cinco"):
+        return date(year, 5, 5)
+    return date(year, 3, 17)  # St. Patrick's Day, the only pattern left
+
+
+def _count(token: str | None) -> int:
+    if token is None:
+        return 0
+    if token.lower() in ("a", "an"):
+        return 1
+    return parse_number(token) or 0
+
+
+def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, float, bool]:
+    """Return (date, confidence, needs_confirmation) for one match of the pattern `kind`."""
+    g = m.groups()
+    if kind == "holiday":
+        d = _holiday(m.group(0), base.year)
+        if d < base:
+            d = _holiday(m.group(0), base.year + 1)
+        return d, 0.9, "weekend" in m.group(0).lower()
+    if kind == "iso":
+        return _safe(int(g[0]), int(g[1]), int(g[2])), 0.95, False
+    if kind == "mdy":
+        month, day = int(g[0]), int(g[1])
+        return _upcoming(base, month, day, _year(g[2])), 0.9, month <= 12 and day <= 12 and g[2] is None
+    if kind == "dmy_text":
+        day_n = _day_number(g[0])
+        return (None if day_n is None else _upcoming(base, _month(g[1]), day_n, _year(g[2]))), 0.95, False
+    if kind == "mdy_text":
+        day_n = _day_number(g[1])
+        return (None if day_n is None else _upcoming(base, _month(g[0]), day_n, _year(g[2]))), 0.95, False
+    if kind == "last_day":
+        month = _month(g[0])
+        year = base.year if month >= base.month else base.year + 1
+        return date(year, month, calendar.monthrange(year, month)[1]), 0.9, False
+    if kind in ("weekday_ord", "ord_month", "the_ord", "bare_ord"):
+        day_n = _day_number(g[1] if kind == "weekday_ord" else g[0])
+        if day_n is None or not 1 <= day_n <= 31:
+            return None, 0.0, False
+        which = (g[2] if kind == "weekday_ord" else g[1] if kind == "ord_month" else None) or ""
+        year, month = base.year, base.month
+        if which.lower() == "next" or (which.lower() != "this" and day_n < base.day):
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        conf = 0.9 if kind in ("weekday_ord", "ord_month") else 0.8
+        return _safe(year, month, day_n), conf, kind in ("the_ord", "bare_ord")
+    if kind == "relative_span":
+        n1, unit1 = (g[0], g[1]) if g[1] else (g[4], g[5])
+        n = _count(n1)
+        unit = (unit1 or "days").lower()
+        days = n * (7 if unit.startswith("week") else 30 if unit.startswith("month") else 1) + _count(g[2])
+        return base + timedelta(days=days), 0.9, unit.startswith("month")
+    if kind == "day_after":
+        return base + timedelta(days=2), 0.95, False
+    if kind == "tomorrow":
+        return base + timedelta(days=1), 0.95, False
+    if kind == "today":
+        return base, 0.9, False
+    if kind == "weekend":
+        days = (5 - base.weekday()) % 7
+        if g[0].lower() == "next" and base.weekday() < 5:
+            days += 7
+        return base + timedelta(days=days), 0.8, True
+    if kind == "next_week_day":
+        monday = base + timedelta(days=7 - base.weekday())
+        return monday + timedelta(days=_weekday(g[0])), 0.9, False
+    if kind == "rel_weekday":
+        target = _weekday(g[1])
+        days = (target - base.weekday()) % 7
+        qualifier = g[0].lower()
+        if qualifier == "next":
+            # "next Saturday" said early in a week is read as the coming one; people differ, so confirm.
+            days = days or 7
+            return base + timedelta(days=days), 0.85, days < 7 and target > base.weekday()
+        return base + timedelta(days=days), 0.9, False
+    if kind == "week":
+        monday = base + timedelta(days=7 - base.weekday())
+        if g[0].lower() == "this":
+            monday = base
+        return monday, 0.75, True
+    if kind == "month":
+        if g[0].lower() == "this":
+            return base, 0.7, True
+        year, month = (base.year + 1, 1) if base.month == 12 else (base.year, base.month + 1)
+        return date(year, month, 1), 0.7, True
+    if kind == "weekday":
+        target = _weekday(g[0])
+        return base + timedelta(days=(target - base.weekday()) % 7), 0.85, False
+    return None, 0.0, False
+
+
+@functools.lru_cache(maxsize=4096)
+def _dateparser_fallback(surface: str, base_iso: str) -> str | None:
+    import dateparser  # imported lazily: it takes ~0.5 s and is rarely needed
+
+    parsed = dateparser.parse(
+        surface,
+        settings={
+            "RELATIVE_BASE": __import__("datetime").datetime.fromisoformat(base_iso),
+            "PREFER_DATES_FROM": "future",
+        },
+    )
+    return parsed.date().isoformat() if parsed else None
+
+
+_MONTH_KEYS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# Substrings at least one of which a pattern's match must contain: a cheap test that skips most patterns
+# on most messages. None means "needs a digit".
+_GATE_WORDS: dict[str, tuple[str, ...] | None] = {
+    "holiday": (
+        "day",
+        "christmas",
+        "xmas",
+        "year",
+        "thanksgiving",
+        "july",
+        "valentine",
+        "halloween",
+        "easter",
+        "cinco",
+        "patrick",
+    ),
+    "iso": None,
+    "mdy": None,
+    "dmy_text": _MONTH_KEYS,
+    "mdy_text": _MONTH_KEYS,
+    "last_day": ("last",),
+    "weekday_ord": ("day",),
+    "ord_month": ("month",),
+    "relative_span": ("day", "week", "month"),
+    "day_after": ("after",),
+    "tomorrow": ("tom", "tmr", "2mor"),
+    "today": ("today", "tonight", "tonite", "this "),
+    "weekend": ("weekend",),
+    "next_week_day": ("next week",),
+    "rel_weekday": ("next", "this", "coming"),
+    "week": ("week",),
+    "month": ("month",),
+    "weekday": ("day",),
+    "the_ord": ("the ",),
+    "bare_ord": None,
+}
+_DIGIT_RE = re.compile(r"\d")
+# Gates run on the lower-cased text without re.I: case-insensitive alternations are several times slower.
+_GATES = {
+    k: re.compile(r"\d" if v is None else "|".join(re.escape(w) for w in v)) for k, v in _GATE_WORDS.items()
+}
+_ANY_GATE = re.compile("|".join(g.pattern for g in _GATES.values()))
+
+
+def find_dates(
+    text: str, base: date, *, blocked: list[tuple[int, int]] | None = None, expect_date: bool = False
+) -> list[Entity]:
+    """All date mentions, left to right, longest pattern first where they overlap."""
+    taken: list[tuple[int, int]] = list(blocked or [])
+    found: list[Entity] = []
+    lower = text.lower()
+    if not _ANY_GATE.search(lower):
+        return found
+    for kind, pattern in _PATTERNS:
+        if kind == "bare_ord" and not expect_date:
+            continue
+        if not _GATES[kind].search(lower):
+            continue
+        for m in pattern.finditer(text):
+            start, end = m.span()
+            if overlaps(start, end, taken):
+                continue
+            surface = m.group(0)
+            if kind == "the_ord" or kind == "weekday_ord":
+                surface = re.sub(r"^(?:on|for)\s+", "", surface, flags=re.I)
+                start = end - len(surface)
+            resolved, conf, confirm = _resolve(kind, m, base)
+            if resolved is None and kind in ("dmy_text", "mdy_text"):
+                iso = _dateparser_fallback(surface, base.isoformat())
+                resolved = date.fromisoformat(iso) if iso else None
+                conf, confirm = 0.6, True
+            if resolved is None:
+                continue
+            taken.append((start, end))
+            found.append(Entity(surface, resolved.isoformat(), conf, confirm, start, end))
+    found.sort(key=lambda e: e.start)
+    return found

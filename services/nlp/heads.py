@@ -1,0 +1,140 @@
+"""Linear classification heads over [embedding | n-grams], trained with scikit-learn, served with numpy.
+
+At serving time every head's weights are stacked into one matrix, so a message costs one gather-and-sum over
+its n-gram rows plus one small matrix-vector product, whatever the number of heads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.nlp.featurizer import Featurizer
+
+
+@dataclass
+class HeadSpec:
+    name: str
+    labels: list[str]
+    coef_dense: np.ndarray  # (classes, dim)
+    coef_lex: np.ndarray  # (classes, vocab)
+    intercept: np.ndarray  # (classes,)
+    temperature: float = 1.0
+
+
+def fit_head(
+    name: str,
+    dense: np.ndarray,
+    lex: object,
+    y: list[str],
+    weights: np.ndarray,
+    *,
+    C: float = 4.0,
+    dense_scale: float = 1.0,
+) -> HeadSpec:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    X = sparse.hstack([sparse.csr_matrix(dense * dense_scale), lex], format="csr")
+    clf = LogisticRegression(C=C, max_iter=600, solver="lbfgs")
+    clf.fit(X, y, sample_weight=weights)
+    labels = [str(c) for c in clf.classes_]
+    coef = clf.coef_
+    intercept = clf.intercept_
+    if len(labels) == 2:
+        # Binary sklearn models keep one row; expand to two so every head is a softmax.
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    d = dense.shape[1]
+    return HeadSpec(name, labels, coef[:, :d] * dense_scale, coef[:, d:], intercept)
+
+
+class StackedHeads:
+    """All heads at once: logits = mean(P[token ids]) + sum(W_lex[ngram ids]) + b, then a softmax per head.
+
+    P = E @ W_dense.T projects every token's static vector into logit space once, at load time; since the
+    message embedding is a plain mean of token vectors, this gives the same logits as embedding first.
+    """
+
+    def __init__(self, heads: list[HeadSpec], featurizer: Featurizer) -> None:
+        self.heads = heads
+        self.featurizer = featurizer
+        self.w_dense = np.vstack([h.coef_dense for h in heads]).astype(np.float32)
+        self.w_lex = np.vstack([h.coef_lex for h in heads]).T.astype(np.float32).copy()  # (vocab, total)
+        self.bias = np.concatenate([h.intercept for h in heads]).astype(np.float32)
+        self.token_logits = (featurizer.embeddings @ self.w_dense.T).astype(np.float32)
+        self.slices: list[tuple[str, list[str], slice, float]] = []
+        offset = 0
+        for h in heads:
+            self.slices.append((h.name, h.labels, slice(offset, offset + len(h.labels)), h.temperature))
+            offset += len(h.labels)
+
+    def logits(self, text: str) -> np.ndarray:
+        tok, lex = self.featurizer.ids(text)
+        out = self.bias.copy()
+        if tok:
+            out += self.token_logits[tok].sum(axis=0) / len(tok)
+        if lex:
+            out += self.w_lex[lex].sum(axis=0)
+        return out
+
+    def predict(self, text: str) -> dict[str, dict[str, float]]:
+        return self.softmax(self.logits(text))
+
+    def softmax(self, z: np.ndarray) -> dict[str, dict[str, float]]:
+        # A dozen-odd floats: plain Python beats numpy's per-call overhead here.
+        values = z.tolist()
+        result: dict[str, dict[str, float]] = {}
+        for name, labels, sl, temp in self.slices:
+            part = [v / temp for v in values[sl]]
+            top = max(part)
+            exps = [math.exp(v - top) for v in part]
+            total = sum(exps)
+            result[name] = {lab: e / total for lab, e in zip(labels, exps, strict=True)}
+        return result
+
+    def logits_batch(self, texts: list[str]) -> np.ndarray:
+        """Logits for many texts: one gather per table for the whole batch, then segment sums."""
+        tok_ids: list[int] = []
+        lex_ids: list[int] = []
+        tok_seg = np.zeros(len(texts), dtype=np.int64)
+        lex_seg = np.zeros(len(texts), dtype=np.int64)
+        tok_n = np.zeros(len(texts), dtype=np.float32)
+        for i, t in enumerate(texts):
+            tok, lex = self.featurizer.ids(t)
+            tok_seg[i], lex_seg[i], tok_n[i] = len(tok_ids), len(lex_ids), len(tok)
+            tok_ids += tok
+            lex_ids += lex
+        out = np.tile(self.bias, (len(texts), 1))
+        out += _segment_sums(self.token_logits, tok_ids, tok_seg) / np.maximum(tok_n, 1)[:, None]
+        out += _segment_sums(self.w_lex, lex_ids, lex_seg)
+        return out
+
+
+def _segment_sums(table: np.ndarray, ids: list[int], starts: np.ndarray) -> np.ndarray:
+    """Row sums of table[ids] per segment; empty segments give zeros."""
+    out = np.zeros((len(starts), table.shape[1]), dtype=np.float32)
+    if not ids:
+        return out
+    rows = table[ids]
+    csum = np.vstack(
+        [np.zeros((1, table.shape[1]), dtype=np.float32), np.cumsum(rows, axis=0, dtype=np.float64)]
+    )
+    ends = np.append(starts[1:], len(ids))
+    out[:] = csum[ends] - csum[starts]
+    return out
+
+
+def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
+    """One scalar temperature minimising held-out log loss, so probabilities mean what they say."""
+    best_t, best_loss = 1.0, float("inf")
+    for t in np.linspace(0.5, 3.0, 26):
+        z = logits / t
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = float(-logp[np.arange(len(y_idx)), y_idx].mean())
+        if loss < best_loss:
+            best_t, best_loss = float(t), loss
+    return best_t

@@ -1,0 +1,128 @@
+"""Name slot rule: only the customer's own name ("my name is X", "this is X from ...", a sign-off "- Maria").
+
+Third parties ("Chef Tony was great") are never the customer's name, so only first-person cues count.
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.nlp.entities import Entity, overlaps
+
+_CAP = r"[A-Z][a-zA-Z'\-]+"
+_ANY = r"[A-Za-z][a-zA-Z'\-]+"
+# Words that follow "I'm"/"it's"/"this is" but are not names.
+_NOT_NAMES = frozenset(
+    """a an the just so very really looking trying wondering hoping planning interested calling writing
+    reaching asking checking thinking going gonna not here back still also sorry sure ok okay fine good great
+    happy glad excited nervous worried afraid confused curious ready available free new done booking hosting
+    throwing having getting putting organizing organising celebrating emailing texting from with about on in at
+    for to of and or but if that this it yes no hi hey hello thanks thank please cool awesome chef your you we
+    our my me us they them he she his her who what when where why how which one two three four five six seven
+    eight nine ten all both each every some any more most many much few less least own same other such only
+    definitely probably maybe totally kinda sorta pretty super quite hungry stoked pumped thrilled frustrated
+    annoyed upset disappointed concerned unsure positive certain afternoon evening morning tonight tomorrow today
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
+    september october november december hibachi catering party dinner lunch event wedding birthday
+    mr mrs ms miss dr sir madam team everyone everybody guys folks bye goodbye cheers vegetarian vegan allergic
+    late early sick table booking reservation party name""".split()
+)
+_CUES: list[tuple[re.Pattern[str], float, bool]] = [
+    # (pattern with the name in group 1, confidence, case-insensitive name allowed)
+    (
+        re.compile(
+            rf"\b(?:my\s+name\s+is|my\s+name's|name\s+is|name's|names\s+is|the\s+name\s+is)\s+({_ANY}(?:\s+{_CAP})?)",
+            re.I,
+        ),
+        0.95,
+        True,
+    ),
+    (
+        re.compile(rf"\b(?:under|on|for|in)\s+(?:the\s+)?(?:name\s+(?:of\s+)?)({_CAP}(?:\s+{_CAP})?)", re.I),
+        0.9,
+        False,
+    ),
+    (re.compile(rf"\bunder\s+({_CAP}(?:\s+{_CAP})?)"), 0.85, False),
+    (
+        re.compile(
+            rf"\b(?:booking|reservation|table|booked|reserved|cancel\s+the\s+table)\s+(?:is\s+)?(?:for|under)\s+(?:I\s+think\s+)?({_CAP}\s+{_CAP})\b"
+        ),
+        0.8,
+        False,
+    ),
+    (
+        re.compile(
+            rf"^\s*({_CAP}\s+{_CAP})\s+(?:has|had|have|made)\s+(?:a\s+|the\s+)?(?:booking|reservation|table)"
+        ),
+        0.8,
+        False,
+    ),
+    (
+        re.compile(rf"\b(?:[Cc]all\s+(?:me|be)|[Ii]\s+go\s+by|[Mm]y\s+names)\s+({_CAP}(?:\s+{_CAP})?)"),
+        0.85,
+        False,
+    ),
+    (re.compile(rf"\b({_CAP}(?:\s+{_CAP})?)\s+is\s+(?:my|the)\s+name\b"), 0.9, False),
+    (
+        re.compile(
+            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]\s*'?m|[Ii]\s+am)\s+({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing)\b|\s*[,.!;:)]|\s*$|\s+(?:and|&)\s)"
+        ),
+        0.85,
+        False,
+    ),
+    (re.compile(rf"^\s*(?:[Hh]i|[Hh]ey|[Hh]ello)?[,!]?\s*({_CAP})\s+here\b"), 0.8, False),
+    (re.compile(rf"(?:^|[.!?,]\s+)({_CAP})\s+here\b"), 0.8, False),
+    # A sign-off at the very end: "- Maria", "- greg.", "Thanks, Maria", "Cheers, Dan K."
+    (re.compile(rf"(?:^|\s)[-–—~]\s*({_ANY}(?:\s+{_CAP}\.?)?)\s*[.!]?\s*(?:[^\w\s]\s*)*$"), 0.8, False),
+    # All-lower-case chat: "i'm carlos." counts only before a full stop or comma and outside the stop list.
+    (re.compile(r"\b(?:i'?m|i\s+am|this\s+is|it'?s)\s+([a-z][a-z'\-]+)(?=\s*[.,])"), 0.7, True),
+    (
+        re.compile(
+            rf"\b(?:[Tt]hanks|[Tt]hank\s+you|[Cc]heers|[Bb]est|[Rr]egards|[Bb]est\s+regards|[Tt]hx|[Tt]y|[Ss]incerely)\s*[,!.]?\s*\n?\s*({_CAP}(?:\s+{_CAP}\.?)?)\s*[.!]?\s*$"
+        ),
+        0.8,
+        False,
+    ),
+]
+_BARE = re.compile(
+    rf"^\s*(?:(?:it'?s|its|i'?m|this\s+is|name'?s|name\s+is|my\s+name\s+is)\s+)?({_ANY}(?:\s+{_ANY}){{0,2}})(?:\s+is\s+(?:my|the)\s+name)?\s*[.!]?\s*$",
+    re.I,
+)
+
+
+def _clean(name: str, strict: bool = False) -> str | None:
+    """Drop trailing non-name words; `strict` (lower-case cues) also rejects adjective- and verb-like words."""
+    parts = name.strip().rstrip(".").split()
+    while parts and parts[-1].lower() in _NOT_NAMES:
+        parts.pop()
+    if not parts or parts[0].lower() in _NOT_NAMES:
+        return None
+    if strict and re.search(r"(?:ing|ed|ly|ful|ous|ive|ian|ic|ant|ent|y)$", parts[0].lower()):
+        return None
+    return " ".join(p if p[0].isupper() else p.capitalize() for p in parts)
+
+
+def find_name(
+    text: str, *, blocked: list[tuple[int, int]] | None = None, expect_name: bool = False
+) -> Entity | None:
+    taken = list(blocked or [])
+    if expect_name:
+        m = _BARE.match(text)
+        if m:
+            name = _clean(m.group(1))
+            if name:
+                return Entity(m.group(1).strip().rstrip("."), name, 0.85, False, m.start(1), m.end(1))
+    for pattern, conf, lowercase_cue in _CUES:
+        for m in pattern.finditer(text):
+            if overlaps(m.start(1), m.end(1), taken):
+                continue
+            name = _clean(m.group(1), strict=lowercase_cue and m.group(1).islower())
+            if not name:
+                continue
+            surface = m.group(1).strip().rstrip(".")
+            # Keep the surface aligned with what was cleaned off the end ("Dana from" -> "Dana").
+            kept = len(name.split())
+            surface = " ".join(surface.split()[:kept])
+            start = m.start(1)
+            return Entity(surface, name, conf, False, start, start + len(surface))
+    return None

@@ -1,0 +1,233 @@
+"""Party-size slot rule: head counts ("30 people", "party of 8", "a dozen", "30 adults and 10 kids").
+
+Numbers that are prices, addresses, quantities of food, durations, ages or phone numbers are not counts;
+the caller blocks spans already claimed by prices, phones, dates and times before this rule runs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.nlp.entities import Entity, overlaps
+from services.nlp.numerals import NUMBER_PATTERN, TENS, UNITS, parse_number
+
+N = NUMBER_PATTERN
+_PEOPLE = (
+    r"(?:people|ppl|peeps|persons?|guests?|adults?|grown[\s-]?ups|pax|heads|folks|diners|attendees|of\s+us"
+    r"|kids|children|child|teens|teenagers|seniors|members|covers|individuals|souls|humans|employees|coworkers"
+    r"|co-workers|friends|family\s+members|people\s+total|total\s+guests|men|women|ladies|guys|girls|boys)"
+)
+_KIDS = r"(?:kids?|children|child|teens|teenagers|little\s+ones|toddlers|babies|infants|minors)"
+_ADULTS = r"(?:adults?|grown[\s-]?ups|people|guests|men|women|parents|seniors)"
+_ME = r"(?:me|myself|i)"
+_COMPANIONS = (
+    r"(?:friends?|buddies|pals|others|other\s+people|guests|coworkers|co-workers|colleagues|cousins|brothers"
+    r"|sisters|siblings|kids|children|family\s+members|relatives|teammates|people)"
+)
+
+# Each entry: (name, regex, confidence). Earlier entries win where spans overlap.
+_RULES: list[tuple[str, re.Pattern[str], float]] = [
+    (
+        "from_to",
+        re.compile(rf"\bfrom\s+({N})\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b(?:\s+{_PEOPLE})?", re.I),
+        0.9,
+    ),
+    (
+        "adults_kids",
+        re.compile(rf"\b({N})\s+{_ADULTS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_KIDS}\b", re.I),
+        0.85,
+    ),
+    (
+        "kids_adults",
+        re.compile(rf"\b({N})\s+{_KIDS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_ADULTS}\b", re.I),
+        0.85,
+    ),
+    (
+        "me_and_n",
+        re.compile(
+            rf"\b{_ME}\s+(?:and|&|\+|plus)\s+(?:my\s+|our\s+)?({N})\s+(?:other\s+)?{_COMPANIONS}\b", re.I
+        ),
+        0.8,
+    ),
+    (
+        "n_and_me",
+        re.compile(rf"\b({N})\s+(?:{_COMPANIONS}\s+)?(?:and|&|plus)\s+(?:me|myself|i)\b(?!')", re.I),
+        0.75,
+    ),
+    (
+        "n_people",
+        re.compile(
+            rf"(?<![\d$£€#.,:/-])\b({N})\+?\s*(?:-\s*)?(?:hungry\s+|total\s+|more\s+|other\s+|adult\s+|grown\s+)?"
+            rf"(?:{_PEOPLE}|seats|personas|spots|places|chairs)\b"
+            r"(?!\s+(?:is|are|has|have|was|were)\s+(?:a\b|an\b|vegan|vegetarian|veggie|allergic|in\b|gluten|lactose|diabetic"
+            r"|pregnant|disabled|sick|coming\s+late|running\s+late|kosher|halal))",
+            re.I,
+        ),
+        0.95,
+    ),
+    (
+        "n_will_be",
+        re.compile(
+            rf"(?:^|\b(?:all|us)\s+)({N})\b(?=\s+(?:will\s+be|are\s+coming|coming|joining|attending|in\s+total|total|seated|i\s+guess))"
+            rf"|\b(?:all|for\s+us)\s+({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|o'?clock))",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        "party_of",
+        re.compile(
+            rf"\b(?:party|group|table|t\s?able|crowd|headcount|head\s+count|guest\s+count|count|reservation|booking|dinner|event"
+            rf"|family|band|bunch|team|masses)"
+            rf"\s+(?:of|for|is|will\s+be|=|:|size\s+(?:of|is)?)\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
+            rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d))",
+            re.I,
+        ),
+        0.9,
+    ),
+    (
+        "we_are",
+        re.compile(
+            rf"\b(?:we(?:'re|\s+are|\s+will\s+be|'ll\s+be|\s+r)|there(?:'ll|\s+will)\s+be|there\s+are|expecting"
+            rf"|total\s+of|cooking\s+for|feeding|serve|serving|seat|seats|seating|invited|inviting|headcount\s+is)"
+            rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?({N})\b"
+            rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|st\b|nd\b|rd\b|th\b"
+            rf"|proteins?|courses?|items?|dishes|orders?|trays?|/|-\d))",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        "for_n",
+        re.compile(
+            rf"\b(?:for|4)\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
+            rf"(?!\s*(?:[:.,]?\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|yrs?|nights?"
+            rf"|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-|\$|proteins?|courses?|items?|dishes|orders?|trays?|pieces?|pcs"
+            rf"|of\s+(?:the|those|these|them|my|our)|in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight|ish"
+            rf"|(?:\s*(?:a\s+)?(?:head|person|pp|each|per)))|\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)",
+            re.I,
+        ),
+        0.8,
+    ),
+    (
+        "dozen",
+        re.compile(
+            r"\b((?:a|one|two|three|half\s+a)\s+dozen)\b(?!\s+(?:gyoza|pieces|eggs|rolls|shrimp|wings))", re.I
+        ),
+        0.85,
+    ),
+    (
+        "solo",
+        re.compile(
+            r"\b(?:just\s+(?:me|myself)|solo(?:\s+diner)?|table\s+for\s+one|only\s+me|by\s+myself|party\s+of\s+one)\b",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        "couple",
+        re.compile(
+            r"\b(?:(?:me|myself)\s+and\s+my\s+(?:wife|husband|partner|girlfriend|boyfriend|gf|bf|fiance|fiancee|date|friend|mom|mother|dad|father|son|daughter|boss)"
+            r"|my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+(?:i|me|myself)\b(?!\s*(?:,|and|&)))\b(?!\s*(?:,|and|&)\s*\w)",
+            re.I,
+        ),
+        0.75,
+    ),
+]
+_BARE = re.compile(
+    rf"^\s*(?:(?:we\s+(?:are|will\s+be|'ll\s+be)|it'?s|it\s+will\s+be|about|around|maybe|probably|roughly|just|only|for)\s+)?"
+    rf"({N})(?:\s+(?:of\s+us|total|in\s+total|please|pls|people|persons|guests))?\s*[.!?]*\s*$",
+    re.I,
+)
+_MAX_PLAUSIBLE = 500
+
+
+_GATE = re.compile(
+    r"\d|" + "|".join(tuple(UNITS) + tuple(TENS) + ("dozen", "solo", "me", "myself", "and i", "for one"))
+)
+# Per rule, words its match must contain; rules whose words are absent are skipped without running.
+_RULE_GATES = {
+    "from_to": re.compile(r"from"),
+    "adults_kids": re.compile(r"kid|child|teen|little|toddler|bab|infant|minor"),
+    "kids_adults": re.compile(r"adult|grown|people|guest|men|women|parent|senior"),
+    "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
+    "n_and_me": re.compile(r"\b(?:me|myself|i)\b"),
+    "n_people": re.compile(
+        r"pe|ppl|pers|guest|adult|grown|pax|head|folk|diner|attend|of us|kid|child|teen|senior|member|cover|individ|seat|spot|place|chair"
+        r"|soul|human|employ|work|friend|family|men|ladies|guys|girls|boys"
+    ),
+    "party_of": re.compile(
+        r"party|group|able|crowd|count|reserv|booking|dinner|event|family|band|bunch|team|masses"
+    ),
+    "n_will_be": re.compile(r"will|coming|joining|attending|total|seated|guess|all|for us|\d"),
+    "we_are": re.compile(r"we|there|expect|total|cook|feed|serv|seat|invit|headcount"),
+    "for_n": re.compile(r"\b(?:for|4)\b"),
+    "dozen": re.compile(r"dozen"),
+    "solo": re.compile(r"solo|just|only|myself|one"),
+    "couple": re.compile(
+        r"wife|husband|partner|friend|gf|bf|fianc|date|mom|mother|dad|father|son\b|daughter|boss"
+    ),
+}
+
+
+def find_party_size(
+    text: str, *, blocked: list[tuple[int, int]] | None = None, expect_count: bool = False
+) -> Entity | None:
+    """The head count the message states; for a change ("from 20 to 26") the new value."""
+    taken: list[tuple[int, int]] = list(blocked or [])
+    lower = text.lower()
+    if not _GATE.search(lower):
+        return None
+    if expect_count:
+        m = _BARE.match(text)
+        if m:
+            n = parse_number(m.group(1))
+            if n is not None and 0 < n <= _MAX_PLAUSIBLE:
+                return Entity(m.group(1), n, 0.85, False, m.start(1), m.end(1))
+    candidates: list[Entity] = []
+    for name, pattern, conf in _RULES:
+        if not _RULE_GATES[name].search(lower):
+            continue
+        for m in pattern.finditer(text):
+            start, end = m.span()
+            if overlaps(start, end, taken):
+                continue
+            value = _value(name, m)
+            if value is None or value <= 0:
+                continue
+            confirm = (
+                name in ("adults_kids", "kids_adults", "me_and_n", "n_and_me", "couple")
+                or value > _MAX_PLAUSIBLE
+            )
+            c = conf * (0.6 if value > _MAX_PLAUSIBLE else 1.0)
+            surface = m.group(0).strip()
+            if name == "for_n":
+                surface = re.sub(r"^(?:for|4)\s+", "", surface, flags=re.I)
+                start = end - len(surface)
+            elif name in ("party_of", "we_are"):
+                surface, start, end = m.group(1), m.start(1), m.end(1)
+            taken.append((start, end))
+            candidates.append(Entity(surface, value, c, confirm, start, end))
+    if not candidates:
+        return None
+    # A later, explicit statement usually corrects an earlier one ("20, actually make it 26").
+    best = max(candidates, key=lambda e: (e.confidence >= 0.85, e.start))
+    return best
+
+
+def _value(name: str, m: re.Match[str]) -> int | None:
+    if name == "from_to":
+        return parse_number(m.group(2))
+    if name in ("adults_kids", "kids_adults"):
+        a, b = parse_number(m.group(1)), parse_number(m.group(2))
+        return None if a is None or b is None else a + b
+    if name in ("me_and_n", "n_and_me"):
+        n = parse_number(m.group(1))
+        return None if n is None else n + 1
+    if name == "solo":
+        return 1
+    if name == "couple":
+        return 2
+    if name == "n_will_be":
+        return parse_number(m.group(1) or m.group(2))
+    return parse_number(m.group(1))

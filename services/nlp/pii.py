@@ -1,0 +1,29 @@
+"""Phone and email detection, and `scrub(text)` that masks them; the raw values are never stored or logged."""
+
+from __future__ import annotations
+
+import re
+
+PHONE_RE = re.compile(
+    r"(?<![\w$])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\d)"
+    r"|(?<![\w$.,/])(?:\+?1)?\d{10}(?![\d,])"
+)
+EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
+
+
+def phone_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in PHONE_RE.finditer(text)]
+
+
+def email_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in EMAIL_RE.finditer(text)]
+
+
+def detect(text: str) -> dict[str, bool]:
+    """Which kinds of PII the text holds, as flags only."""
+    return {"phone": PHONE_RE.search(text) is not None, "email": EMAIL_RE.search(text) is not None}
+
+
+def scrub(text: str) -> str:
+    """The text with emails and phone numbers replaced by [EMAIL] and [PHONE]."""
+    return PHONE_RE.sub("[PHONE]", EMAIL_RE.sub("[EMAIL]", text))

@@ -1,0 +1,103 @@
+"""Runs the slot rules in a fixed order so that each number is claimed once: PII, prices, dates, times, counts."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from services.nlp import pii
+from services.nlp.dates import find_dates
+from services.nlp.entities import Entity
+from services.nlp.names import find_name
+from services.nlp.party_size import find_party_size
+from services.nlp.prices import find_budget, find_prices
+from services.nlp.times import find_times
+
+# Numbers that belong to an address, an age or a duration are never head counts or clock times.
+_NOT_COUNTS = re.compile(
+    r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|Pkwy|Hwy|Cir|Circle|Ter|Terrace)\b\.?"
+    r"|\b(?:turns?|turning|aged?|(?:son|daughter|kid|he|she|who)\s+is)\s+\d{1,3}\b(?!\s*(?:people|guests|of\s+us|adults|kids))"
+    r"|\b\d{1,3}\s*(?:years?|yrs?|yo)(?:\s+old)?\b|\b\d{1,3}(?:st|nd|rd|th)\s+(?:birthday|bday|b-day|anniversary)\b"
+    r"|\b(?:suite|apt|unit|room|#)\s*\d+\b|\bzip(?:\s*code)?\s*\d{5}\b|\b\d{5}(?:-\d{4})?\b",
+    re.I,
+)
+_DIGIT_RE = re.compile(r"\d")
+REQUESTED_NAMES = {
+    "people": "party_size",
+    "date": "date",
+    "time": "time",
+    "first_name": "name",
+    "last_name": "name",
+}
+
+
+def extract(
+    text: str, base: date, requested_slots: tuple[str, ...] = ()
+) -> tuple[dict[str, Entity], dict[str, bool]]:
+    """Slots keyed party_size/date/time/name/prices/budget, and the PII flags."""
+    phones = pii.phone_spans(text)
+    emails = pii.email_spans(text)
+    entities: dict[str, Entity] = {}
+    prices = find_prices(text)
+    blocked = phones + emails + [(p.start, p.end) for p in prices]
+    if prices:
+        entities["prices"] = Entity(
+            ", ".join(p.surface for p in prices),
+            [p.value for p in prices],
+            0.95,
+            False,
+            prices[0].start,
+            prices[-1].end,
+        )
+        budget = find_budget(text, prices)
+        if budget:
+            entities["budget"] = budget
+    wanted = {REQUESTED_NAMES.get(s, s) for s in requested_slots}
+    first_wanted = REQUESTED_NAMES.get(requested_slots[0], "") if requested_slots else ""
+    non_counts = [m.span() for m in _NOT_COUNTS.finditer(text)] if _DIGIT_RE.search(text) else []
+
+    dates = find_dates(text, base, blocked=blocked + non_counts, expect_date="date" in wanted)
+    if dates:
+        entities["date"] = _newest(text, dates)
+        blocked += [(d.start, d.end) for d in dates]
+    # A bare number answering "how many?" is a count before it is a clock time.
+    count_first = "party_size" in wanted and (first_wanted == "party_size" or "time" not in wanted)
+    if count_first:
+        ps = find_party_size(text, blocked=blocked + non_counts, expect_count=True)
+        if ps is not None:
+            entities["party_size"] = ps
+            blocked.append((ps.start, ps.end))
+    times = find_times(text, blocked=blocked + non_counts, expect_time="time" in wanted)
+    if times:
+        # A clock time says more than a part of day: "tomorrow night at 9:30PM" is 21:30.
+        clock = [t for t in times if ":" in str(t.value)]
+        entities["time"] = _newest(text, clock or times)
+        blocked += [(t.start, t.end) for t in times]
+    if "party_size" not in entities:
+        ps = find_party_size(text, blocked=blocked + non_counts, expect_count="party_size" in wanted)
+        if ps is not None:
+            entities["party_size"] = ps
+            blocked.append((ps.start, ps.end))
+    name = find_name(text, blocked=phones + emails, expect_name="name" in wanted and not entities)
+    if name is not None:
+        entities["name"] = name
+    return entities, {"phone": bool(phones), "email": bool(emails)}
+
+
+_CHANGE_BETWEEN = re.compile(
+    r"^\s*(?:to|->|→|,?\s*(?:no|sorry|actually|wait|i\s+meant|i\s+mean),?\s*(?:i\s+meant|make\s+it)?|.{0,25}\bto)\s*$",
+    re.I,
+)
+_INSTEAD_OF = re.compile(r"^\s*instead\s+of\s*$", re.I)
+
+
+def _newest(text: str, found: list[Entity]) -> Entity:
+    """The value that counts: in "from 6pm to 5:30" or "6pm, actually make it 7" the later one, in
+    "7 instead of 6" the earlier one; otherwise the first mentioned."""
+    if len(found) >= 2:
+        between = text[found[0].end : found[1].start]
+        if _INSTEAD_OF.match(between):
+            return found[0]
+        if _CHANGE_BETWEEN.match(between):
+            return found[1]
+    return found[0]

@@ -1,0 +1,238 @@
+"""Time slot rule: clock times ("2pm", "14:00", "half past 6") to HH:MM, and parts of day as themselves."""
+
+from __future__ import annotations
+
+import re
+
+from services.nlp.entities import Entity, overlaps
+from services.nlp.numerals import UNITS
+
+_HOUR_WORDS = {k: v for k, v in UNITS.items() if 1 <= v <= 12}
+_HOUR_WORD = "|".join(sorted(_HOUR_WORDS, key=len, reverse=True))
+_MIN_WORDS = r"(?:thirty|fifteen|forty[\s-]five|fourty[\s-]five|forty|fifty|twenty|ten|o'?\s?five|oh\s+five)"
+_MERIDIEM = r"(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?|am\b|pm\b)"
+_PART = r"(?:in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight|tonite|this\s+evening)"
+_HOUR = rf"(?:[01]?\d|2[0-3]|{_HOUR_WORD})"
+_CLOCK12 = rf"(?:1[0-2]|0?[1-9]|{_HOUR_WORD})"
+PARTS_OF_DAY = ("morning", "afternoon", "evening", "night", "lunch", "dinner", "brunch", "noon", "midnight")
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    # "half past 11 in the morning", "quarter to 8", "25 to 7 p.m."
+    (
+        "past_to",
+        re.compile(
+            rf"\b(half|quarter|5|10|15|20|25|twenty|ten|five|twenty[\s-]five)\s+(?:minutes\s+)?(past|to|after|til|till)\s+({_CLOCK12})\b(?!\s*(?:people|persons|guests|pax|ppl|adults|kids|of\s+us))"
+            rf"(?:\s*{_MERIDIEM})?(?:\s+{_PART})?",
+            re.I,
+        ),
+    ),
+    # "evening at seven", "at night 8", "in the evening 6:30"
+    (
+        "part_hour",
+        re.compile(
+            rf"\b(?:(?:in\s+the\s+)?(morning|afternoon|evening)|at\s+(night))\s+(?:at\s+|around\s+|about\s+)?"
+            rf"({_HOUR})(?:[:.]([0-5]\d))?\b(?!\s*(?:people|guests|persons|of\s+us|adults|kids))",
+            re.I,
+        ),
+    ),
+    # "6:30 p.m.", "14:00", "08.45pm", "7:15 tonight"
+    (
+        "clock",
+        re.compile(
+            rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))\s?[:.]\s?([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|(?:\s*({_PART})))?",
+            re.I,
+        ),
+    ),
+    # "2pm", "6 p.m.", "7 o'clock", "3ish", "six pm", "seven in the evening"
+    (
+        "hour_mer",
+        re.compile(
+            rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s*(?:({_MERIDIEM})|(o'?\s?clock|oclock)|(ish)\b)"
+            rf"(?:\s+{_PART})?",
+            re.I,
+        ),
+    ),
+    ("compact", re.compile(rf"(?<![\d$/:.,])\b(1[0-2]|[1-9])([0-5]\d)\s*({_MERIDIEM})", re.I)),
+    ("hour_part", re.compile(rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s+({_PART})", re.I)),
+    (
+        "word_time",
+        re.compile(
+            rf"\b({_HOUR_WORD})\s+({_MIN_WORDS})\b(?!\s*(?:people|guests|persons|of\s+us|minutes|days))", re.I
+        ),
+    ),
+    ("noon", re.compile(r"\b(noon|midday|midnight|lunch\s*time|lunchtime|dinner\s*time|dinnertime)\b", re.I)),
+    # "Good afternoon" is a greeting, and "good night"/"last night" are not booking times.
+    (
+        "part",
+        re.compile(
+            r"(?<!good\s)(?<!last\s)(?<!good\s\s)\b(?:in\s+the\s+|late\s+|early\s+)?(morning|afternoon|evening|night|brunch|sunset|sundown)\b(?!\s*(?:everyone|all\b|team|folks|guys|friends))",
+            re.I,
+        ),
+    ),
+    # Context-dependent bare hours: "around 6", "at 7", "by 5". Dinner events, so 1-10 read as p.m.
+    (
+        "cue_hour",
+        re.compile(
+            rf"\b(?:at|around|about|by|arrive\s+at|start\s+at|after|before|'?round|until|till)\s+(?:about\s+|around\s+)?({_HOUR})\b"
+            rf"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\s+us|diners|folks|years?|yrs|"
+            rf"hours?|hrs?|minutes?|mins?|days?|weeks?|months?|proteins?|dollars|bucks|\$|%|st\b|nd\b|rd\b|th\b|/|-\d|"
+            rf"[a-z]+\s+(?:street|st|ave|avenue|road|rd|blvd|lane|ln|drive|dr|way|court|ct)\b))",
+            re.I,
+        ),
+    ),
+]
+_BARE = re.compile(
+    rf"^\s*(?:at\s+|around\s+|about\s+)?({_HOUR}|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)"
+    rf"(?:[:.]([0-5]\d))?\s*(?:hrs?|hours|h)?\s*(?:please|pls)?[.!?]*\s*$",
+    re.I,
+)
+
+
+def _hour(token: str) -> int:
+    t = token.lower()
+    return UNITS.get(t, 20 if t == "twenty" else 0) if not t.isdigit() else int(t)
+
+
+def _minutes_word(token: str | None) -> int:
+    if not token:
+        return 0
+    t = re.sub(r"[\s-]+", " ", token.lower())
+    if "five" in t and ("o" in t.split()[0] or t.startswith("o")) and "forty" not in t and "fourty" not in t:
+        return 5
+    return {
+        "thirty": 30,
+        "fifteen": 15,
+        "forty five": 45,
+        "fourty five": 45,
+        "forty": 40,
+        "fifty": 50,
+        "twenty": 20,
+        "ten": 10,
+    }.get(t, 0)
+
+
+def _apply(hour: int, minute: int, meridiem: str | None, part: str | None) -> tuple[int, int, bool]:
+    """Return (hour24, minute, guessed) where guessed says the a.m./p.m. reading is an assumption."""
+    mer = (meridiem or "").lower().replace(".", "").replace(" ", "")
+    part_l = (part or "").lower()
+    if mer == "pm" and hour < 12:
+        return hour + 12, minute, False
+    if mer == "am":
+        return (0 if hour == 12 else hour), minute, False
+    if any(p in part_l for p in ("afternoon", "evening", "night", "tonight", "tonite")) and hour < 12:
+        return hour + 12, minute, False
+    if "morning" in part_l:
+        return hour, minute, False
+    if hour >= 13 or hour == 0:
+        return hour, minute, False
+    if 1 <= hour <= 9:
+        return hour + 12, minute, True
+    return hour, minute, hour != 12
+
+
+def _fmt(h: int, m: int) -> str:
+    return f"{h % 24:02d}:{m:02d}"
+
+
+_GATE = re.compile(
+    r"\d|"
+    + "|".join(tuple(_HOUR_WORDS) + PARTS_OF_DAY + ("midday", "sunset", "sundown", "tonight", "tonite"))
+)
+
+
+def find_times(
+    text: str, *, blocked: list[tuple[int, int]] | None = None, expect_time: bool = False
+) -> list[Entity]:
+    taken: list[tuple[int, int]] = list(blocked or [])
+    found: list[Entity] = []
+    if not _GATE.search(text.lower()):
+        return found
+    if expect_time:
+        m = _BARE.match(text)
+        if m and _hour(m.group(1)) <= 23:
+            h, mi, guessed = _apply(_hour(m.group(1)), int(m.group(2) or 0), None, None)
+            surface = text.strip().rstrip(".!?")
+            surface = re.sub(r"^(?:at|around|about)\s+|\s*(?:please|pls)$", "", surface, flags=re.I)
+            start = text.find(surface)
+            return [
+                Entity(
+                    surface, _fmt(h, mi), 0.85 if not guessed else 0.75, guessed, start, start + len(surface)
+                )
+            ]
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            start, end = m.span()
+            if overlaps(start, end, taken):
+                continue
+            g = m.groups()
+            surface = m.group(0).strip()
+            conf, confirm = 0.9, False
+            if kind == "past_to":
+                base_h = _hour(g[2])
+                mer_m = re.search(_MERIDIEM, surface[m.end(3) - start :], re.I)
+                part_m = re.search(_PART, surface, re.I)
+                qty = {"half": 30, "quarter": 15, "twenty": 20, "ten": 10, "five": 5}.get(
+                    g[0].lower().replace("-", " "), 25 if "five" in g[0].lower() else None
+                )
+                q = qty if qty is not None else int(g[0])
+                if g[1].lower() in ("to", "til", "till"):
+                    base_h, minute = (base_h - 1) % 12 or 12, 60 - q
+                else:
+                    minute = q
+                h, mi, guessed = _apply(
+                    base_h, minute, mer_m.group(0) if mer_m else None, part_m.group(0) if part_m else None
+                )
+                value, conf, confirm = _fmt(h, mi), (0.8 if guessed else 0.9), guessed
+            elif kind == "clock":
+                h, mi, guessed = _apply(int(g[0]), int(g[1]), g[2], g[3])
+                value, conf, confirm = _fmt(h, mi), (0.8 if guessed else 0.95), guessed
+            elif kind == "hour_mer":
+                hr = _hour(g[0])
+                if g[4] and not g[2] and hr > 12:
+                    continue
+                h, mi, guessed = _apply(hr, _minutes_word(g[1]), g[2], None)
+                part_m = re.search(_PART, surface, re.I)
+                if part_m and not g[2]:
+                    h, mi, guessed = _apply(hr, _minutes_word(g[1]), None, part_m.group(0))
+                value, conf, confirm = _fmt(h, mi), (0.85 if guessed else 0.95), guessed
+                if g[4]:
+                    conf, confirm = 0.8, True
+            elif kind == "compact":
+                h, mi, _ = _apply(int(g[0]), int(g[1]), g[2], None)
+                value = _fmt(h, mi)
+            elif kind == "hour_part":
+                h, mi, _ = _apply(_hour(g[0]), _minutes_word(g[1]), None, g[2])
+                value = _fmt(h, mi)
+            elif kind == "part_hour":
+                h, mi, _ = _apply(_hour(g[2]), int(g[3] or 0), None, g[0] or g[1])
+                value = _fmt(h, mi)
+            elif kind == "word_time":
+                h, mi, guessed = _apply(_hour(g[0]), _minutes_word(g[1]), None, None)
+                value, conf, confirm = _fmt(h, mi), 0.75, guessed
+            elif kind == "noon":
+                word = g[0].lower()
+                value = (
+                    "12:00"
+                    if word in ("noon", "midday")
+                    else "00:00"
+                    if word == "midnight"
+                    else ("lunch" if word.startswith("lunch") else "dinner")
+                )
+                conf = 0.9 if ":" in value else 0.75
+            elif kind == "part":
+                value, conf = g[0].lower(), 0.75
+                confirm = True
+            else:  # cue_hour
+                hr = _hour(g[0])
+                if hr > 23:
+                    continue
+                h, mi, guessed = _apply(hr, 0, None, None)
+                surface = re.sub(
+                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at)\s+", "", surface, flags=re.I
+                )
+                start = end - len(surface)
+                value, conf, confirm = _fmt(h, mi), 0.75, True
+            taken.append((start, end))
+            found.append(Entity(surface, value, conf, confirm, start, start + len(surface)))
+    found.sort(key=lambda e: e.start)
+    return found

@@ -1,0 +1,81 @@
+"""Upsell items: which catalog items a message mentions, and rule-based suggestions for the assistant."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+
+
+@dataclass(frozen=True, slots=True)
+class UpsellItem:
+    id: str
+    label: str
+    price_per_person: float
+    synonyms: tuple[str, ...]
+
+
+class UpsellCatalog:
+    def __init__(self, items: list[UpsellItem], version: str) -> None:
+        self.items = {i.id: i for i in items}
+        self.version = version
+        # One alternation, longest synonyms first, so "lobster tail" wins over "lobster".
+        pairs = sorted(((s, i.id) for i in items for s in i.synonyms), key=lambda p: -len(p[0]))
+        self._by_synonym = {s.lower(): item_id for s, item_id in pairs}
+        alternation = "|".join(re.escape(s) for s, _ in pairs)
+        self._re = re.compile(rf"\b(?:{alternation})\b", re.I)
+
+    @classmethod
+    def load(cls, path: Path = CATALOG_PATH) -> UpsellCatalog:
+        raw = json.loads(path.read_text())
+        items = [
+            UpsellItem(d["id"], d["label"], float(d.get("price_per_person", 0.0)), tuple(d["synonyms"]))
+            for d in raw["items"]
+        ]
+        return cls(items, str(raw.get("version", "0")))
+
+    def mentioned(self, text: str) -> list[str]:
+        seen: list[str] = []
+        for m in self._re.finditer(text):
+            item_id = self._by_synonym[m.group(0).lower()]
+            if item_id not in seen:
+                seen.append(item_id)
+        return seen
+
+    def suggest(
+        self,
+        *,
+        intent: str,
+        tone: str,
+        party_size: int | None,
+        mentioned: list[str],
+        text: str,
+        limit: int = 2,
+    ) -> list[str]:
+        """Rule-based picks until the upsell model of the ML trainer replaces them.
+
+        Nothing is offered to an unhappy customer; celebrations get the premium items; big parties get the
+        sides that scale, and a second chef past 25 guests so the food keeps pace.
+        """
+        if intent in ("complaint", "other") or tone == "anxious" and intent == "pricing_question":
+            return []
+        picks: list[str] = []
+        lowered = text.lower()
+        if party_size is not None and party_size > 25:
+            picks.append("extra_chef")
+        if re.search(
+            r"birthday|anniversary|wedding|graduation|celebrat|engagement|retirement|special", lowered
+        ):
+            picks += ["lobster", "filet_mignon"]
+        if intent in ("booking_inquiry", "menu_question", "modification_request", "scheduling_question"):
+            picks += ["gyoza", "third_protein", "noodles"]
+        if intent == "pricing_question":
+            picks += ["gyoza", "fried_rice"]
+        out: list[str] = []
+        for p in picks:
+            if p in self.items and p not in mentioned and p not in out:
+                out.append(p)
+        return out[:limit]

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from services.nlp import pii
+from services.nlp.corrections import is_correction
+from services.nlp.upsells import UpsellCatalog
+
+
+def test_scrub_masks_phones_and_emails() -> None:
+    text = "call me at (555) 123-4567 or 555.987.6543, or mail dana.lee+party@example.co.uk"
+    out = pii.scrub(text)
+    assert "555" not in out and "example" not in out
+    assert out.count("[PHONE]") == 2 and out.count("[EMAIL]") == 1
+
+
+def test_detect_flags_only() -> None:
+    assert pii.detect("my cell is 555-123-4567") == {"phone": True, "email": False}
+    assert pii.detect("party of 30 on 12/31/2025 for $1,950") == {"phone": False, "email": False}
+
+
+def test_upsell_mentions_and_suggestions() -> None:
+    cat = UpsellCatalog.load()
+    assert cat.mentioned("can we add gyoza and a lobster tail? also 3rd protein") == [
+        "gyoza",
+        "lobster",
+        "third_protein",
+    ]
+    picks = cat.suggest(
+        intent="booking_inquiry", tone="warm", party_size=30, mentioned=["gyoza"], text="birthday"
+    )
+    assert "gyoza" not in picks and picks
+    assert cat.suggest(intent="complaint", tone="direct", party_size=30, mentioned=[], text="late chef") == []
+
+
+def test_corrections() -> None:
+    assert is_correction("actually make it 25")
+    assert is_correction("sorry, I meant Sunday")
+    assert not is_correction("we want hibachi for 25 people")
