@@ -11,7 +11,7 @@ import functools
 import re
 from datetime import date, timedelta
 
-from services.nlp.entities import Entity, overlaps
+from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
 from services.nlp.numerals import NUMBER_PATTERN, ORDINALS, parse_number
 
 MONTHS = {
@@ -77,71 +77,63 @@ HOLIDAYS = (
 )
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("holiday", re.compile(rf"\b(?:{HOLIDAYS})\b", re.I)),
+    ("holiday", re.compile(rf"\b(?:{HOLIDAYS})\b")),
     ("iso", re.compile(r"\b(20\d\d)[/-](\d{1,2})[/-](\d{1,2})\b")),
     (
         "mdy",
         re.compile(
-            r"(?<![\d/.-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])(?!\s*(?:cups?|lbs?|oz|pounds?|inch|of\s+a))",
-            re.I,
+            r"(?<![\d/.-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])(?!\s*(?:cups?|lbs?|oz|pounds?|inch|of\s+a))"
         ),
     ),
     (
         "dmy_text",
         re.compile(
-            rf"\b(?:{_WEEKDAY},?\s+)?(?:the\s+)?({_DAY})\s+(?:of\s+|day\s+of\s+)?({_MONTH})(?:,?\s+({_YEAR}))?\b",
-            re.I,
+            rf"\b(?:{_WEEKDAY},?\s+)?(?:the\s+)?({_DAY})\s+(?:of\s+|day\s+of\s+)?({_MONTH})(?:,?\s+({_YEAR}))?\b"
         ),
     ),
     (
         "mdy_text",
         re.compile(
-            rf"\b(?:{_WEEKDAY},?\s+)?({_MONTH})\s+(?:the\s+)?({_DAY})(?![:\d])(?:,?\s+({_YEAR}))?(?:,?\s+{_WEEKDAY_FULL})?\b",
-            re.I,
+            rf"\b(?:{_WEEKDAY},?\s+)?({_MONTH})\s+(?:the\s+)?({_DAY})(?![:\d])(?:,?\s+({_YEAR}))?(?:,?\s+{_WEEKDAY_FULL})?\b"
         ),
     ),
-    ("last_day", re.compile(rf"\b(?:the\s+)?last\s+day\s+of\s+({_MONTH})\b", re.I)),
+    ("last_day", re.compile(rf"\b(?:the\s+)?last\s+day\s+of\s+({_MONTH})\b")),
     (
         "weekday_ord",
-        re.compile(
-            rf"\b({_WEEKDAY_FULL})\s*,?\s+(?:the\s+)?({_DAY_ORD})(?:\s+of\s+(this|next)\s+month)?\b", re.I
-        ),
+        re.compile(rf"\b({_WEEKDAY_FULL})\s*,?\s+(?:the\s+)?({_DAY_ORD})(?:\s+of\s+(this|next)\s+month)?\b"),
     ),
-    ("ord_month", re.compile(rf"\b(?:the\s+)?({_DAY_ORD})\s+of\s+(this|next|the)\s+month\b", re.I)),
+    ("ord_month", re.compile(rf"\b(?:the\s+)?({_DAY_ORD})\s+of\s+(this|next|the)\s+month\b")),
     (
         "relative_span",
         re.compile(
             rf"\b(?:in\s+(?:about\s+)?({NUMBER_PATTERN}|a|an)\s+(days?|weeks?|months?)"
             rf"(?:\s+and\s+({NUMBER_PATTERN}|a|an)\s+(days?))?"
-            rf"|({NUMBER_PATTERN}|a|an)\s+(days?|weeks?|months?)\s+(?:from\s+(?:now|today)|later|out))\b",
-            re.I,
+            rf"|({NUMBER_PATTERN}|a|an)\s+(days?|weeks?|months?)\s+(?:from\s+(?:now|today)|later|out))\b"
         ),
     ),
-    ("day_after", re.compile(r"\b(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw|tmr)\b", re.I)),
-    ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow|2morrow|2moro)\b", re.I)),
+    ("day_after", re.compile(r"\b(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw|tmr)\b")),
+    ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow|2morrow|2moro)\b")),
     # "reply today" / "call me today" ask for an answer, they do not date the event.
     (
         "today",
         re.compile(
             r"(?<!reply\s)(?<!respond\s)(?<!answer\s)(?<!back\s)(?<!know\s)(?<!me\s)(?<!us\s)"
-            r"\b(?:today|tonight|tonite|this\s+evening|this\s+afternoon|this\s+morning)\b",
-            re.I,
+            r"\b(?:today|tonight|tonite|this\s+evening|this\s+afternoon|this\s+morning)\b"
         ),
     ),
-    ("weekend", re.compile(r"\b(this|next|coming|the)\s+weekend\b", re.I)),
-    ("next_week_day", re.compile(rf"\bnext\s+week\s+({_WEEKDAY_FULL})\b", re.I)),
-    ("rel_weekday", re.compile(rf"\b(next|this|coming|this\s+coming|upcoming)\s+({_WEEKDAY})\b", re.I)),
-    ("week", re.compile(r"\b(next|this|the\s+following)\s+week\b", re.I)),
-    ("month", re.compile(r"\b(next|this)\s+month\b", re.I)),
-    ("weekday", re.compile(rf"\b({_WEEKDAY_FULL})\b", re.I)),
+    ("weekend", re.compile(r"\b(this|next|coming|the)\s+weekend\b")),
+    ("next_week_day", re.compile(rf"\bnext\s+week\s+({_WEEKDAY_FULL})\b")),
+    ("rel_weekday", re.compile(rf"\b(next|this|coming|this\s+coming|upcoming)\s+({_WEEKDAY})\b")),
+    ("week", re.compile(r"\b(next|this|the\s+following)\s+week\b")),
+    ("month", re.compile(r"\b(next|this)\s+month\b")),
+    ("weekday", re.compile(rf"\b({_WEEKDAY_FULL})\b")),
     (
         "the_ord",
         re.compile(
-            rf"\b(?:on\s+|for\s+)?the\s+({_DAY_ORD})\b(?!\s+(?:floor|time|row|person|guest|anniversary|birthday))",
-            re.I,
+            rf"\b(?:on\s+|for\s+)?the\s+({_DAY_ORD})\b(?!\s+(?:floor|time|row|person|guest|anniversary|birthday))"
         ),
     ),
-    ("bare_ord", re.compile(r"\b((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b", re.I)),
+    ("bare_ord", re.compile(r"\b((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b")),
 ]
 
 
@@ -386,33 +378,43 @@ _GATE_WORDS: dict[str, tuple[str, ...] | None] = {
 }
 _DIGIT_RE = re.compile(r"\d")
 # Gates run on the lower-cased text without re.I: case-insensitive alternations are several times slower.
-_GATES = {
-    k: re.compile(r"\d" if v is None else "|".join(re.escape(w) for w in v)) for k, v in _GATE_WORDS.items()
-}
-_ANY_GATE = re.compile("|".join(g.pattern for g in _GATES.values()))
+_ALL_GATE_WORDS = tuple(w for v in _GATE_WORDS.values() if v is not None for w in v)
+
+
+_ON_FOR = re.compile(r"^(?:on|for)\s+", re.I)
 
 
 def find_dates(
-    text: str, base: date, *, blocked: list[tuple[int, int]] | None = None, expect_date: bool = False
+    text: str,
+    base: date,
+    *,
+    blocked: list[tuple[int, int]] | None = None,
+    expect_date: bool = False,
+    lower: str | None = None,
 ) -> list[Entity]:
-    """All date mentions, left to right, longest pattern first where they overlap."""
+    """All date mentions, left to right, longest pattern first where they overlap.
+
+    Patterns run on `lower` (the text lower-cased, offsets kept); surfaces are cut from the text as written."""
     taken: list[tuple[int, int]] = list(blocked or [])
     found: list[Entity] = []
-    lower = text.lower()
-    if not _ANY_GATE.search(lower):
+    if lower is None:
+        lower = lower_aligned(text)
+    has_digit = _DIGIT_RE.search(lower) is not None
+    if not has_digit and not has_any(lower, _ALL_GATE_WORDS):
         return found
     for kind, pattern in _PATTERNS:
         if kind == "bare_ord" and not expect_date:
             continue
-        if not _GATES[kind].search(lower):
+        needles = _GATE_WORDS[kind]
+        if not (has_digit if needles is None else has_any(lower, needles)):
             continue
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(lower):
             start, end = m.span()
             if overlaps(start, end, taken):
                 continue
-            surface = m.group(0)
+            surface = text[start:end]
             if kind == "the_ord" or kind == "weekday_ord":
-                surface = re.sub(r"^(?:on|for)\s+", "", surface, flags=re.I)
+                surface = _ON_FOR.sub("", surface)
                 start = end - len(surface)
             resolved, conf, confirm = _resolve(kind, m, base)
             if resolved is None and kind in ("dmy_text", "mdy_text"):

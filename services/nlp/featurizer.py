@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from services.nlp.corrections import CORRECTION_RE
+
 WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 _EMOJI_RE = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2764]")
 _CACHE_LIMIT = 200_000
+CHARGRAMS = False
 
 
 def minilm_dir() -> Path:
@@ -74,39 +77,81 @@ def shape_features(text: str) -> list[str]:
 
 
 # Hand-written concept cues: paraphrases the training set never saw still share these, which lets the
-# linear heads generalise beyond the exact n-grams of the templates.
+# linear heads generalise beyond the exact n-grams of the templates. Each is searched in single words and in
+# two-word grams, once per distinct gram (the results are cached), never in the whole message.
 _CONCEPTS = {
-    "price": r"price|pricing|cost|how much|quote|estimate|charge|fee|deposit|rates?\b|budget|cheap|expensive|afford"
-    r"|per person|per head|a head|discount|\$|dollar|bucks|pay\b|paying|tip\b|gratuity|minimum|ballpark|run me",
-    "complaint": r"\blate\b|cold|rude|refund|never (?:came|showed|arrived|got|returned|answered)|nobody|no one (?:showed|answered|came)"
-    r"|didn'?t (?:show|get|come|arrive)|sick|unacceptable|disappoint|terrible|awful|worst|overcharg|twice"
-    r"|mess\b|undercook|\braw\b|forgot|drunk|complain|not happy|unhappy|horrible|no response|still waiting"
-    r"|waiting on|missing|wrong|smoked|burn|ruined|poor|bad\b|small portions|too small|cancel(?:l)?ed on|double booked",
-    "modify": r"chang|\bmove\b|resched|cancel|instead|switch|swap|\badd\b|remove|\bdrop\b|update|push|bump|actually"
-    r"|make (?:it|that)|scratch|\bmeant\b|now we|more (?:guests|people)|fewer|upgrade|from \d+ to",
-    "schedule": r"arriv|show up|get here|how long|how early|how late|availab|\bopen\b|\bfree\b|advance|notice|set ?up"
-    r"|clean ?up|time slots?|start time|earliest|latest|what time|\bwhen\b|weekends|duration|stay|too late|too early",
+    "price": r"price|pricing|cost|how much|quote|estimate|charge|fee|deposit|\brates?\b|budget|cheap|expensive|afford"
+    r"|per person|per head|a head|discount|\$|dollar|bucks|\bpay\b|paying|\btip\b|gratuity|minimum|ballpark|run me"
+    r"|high.?end|upscale|pricey|pricy|economical|inexpensive|moderately priced",
+    "complaint": r"\blate\b|\bcold\b|rude|refund|never (?:came|showed|arrived|got|returned|answered)|nobody|no one"
+    r"|didn'?t (?:show|get|come|arrive)|\bsick\b|unacceptable|disappoint|terrible|awful|worst|overcharg|twice"
+    r"|\bmess\b|undercook|\braw\b|forgot|drunk|complain|not happy|unhappy|horrible|no response|still waiting"
+    r"|waiting on|missing|wrong|smoked|burn|ruined|\bpoor\b|\bbad\b|too small|cancell?ed on|double booked",
+    "modify": r"chang|\bmove\b|resched|cancel|instead|switch|swap|\badd\b|remove|\bdrop\b|update|\bpush|\bbump"
+    r"|actually|make (?:it|that)|scratch|\bmeant\b|now we|fewer|upgrade|from <num>|more (?:guests|people)",
+    "schedule": r"arriv|show up|get here|how long|how early|how late|availab|\bopen\b|\bfree\b|advance|notice"
+    r"|set ?up|clean ?up|time slots?|start time|earliest|latest|what time|\bwhen\b|weekends|duration|\bstay"
+    r"|too late|too early",
     "menu": r"menu|vegetarian|vegan|gluten|allerg|protein|sauce|option|includ|halal|kosher|dessert|appetizer|salad"
-    r"|soup|dairy|\bnuts?\b|serve|dish|ingredient|spicy|cook (?:without|it)|what comes with|kinds? of",
-    "booking": r"\bbook|reserv|lock in|sign us up|\bhire|need (?:a|an) (?:hibachi )?chef|want (?:a|an) (?:hibachi )?chef"
-    r"|put us down|get a chef|come (?:to|out)|set up a|plan(?:ning)? (?:a|an|our)",
-    "smalltalk": r"^(?:hi|hello|hey|yo|thanks|thank you|ok|okay|cool|bye|lol|haha|k|yes|no)\b[\s!.?]*$|\bbot\b|human"
-    r"|website|instagram|gift card|hiring|weather|wrong number|right number",
+    r"|soup|dairy|\bnuts?\b|\bserve|\bdish|ingredient|spicy|cook without|comes? with|kinds? of",
+    "booking": r"\bbook|reserv|lock in|sign us|\bhire|\bhiring a|need (?:a|an) chef|put us|get a chef|come (?:to|out)"
+    r"|plan(?:ning)? (?:a|an|our)",
+    "smalltalk": r"\bbot\b|human|website|instagram|gift card|weather|wrong number|right number",
 }
 _CONCEPT_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _CONCEPTS.items()))
+_SMALLTALK = frozenset(
+    "hi hello hey yo thanks thank you ok okay cool bye lol haha k yes no yep nope sure thx ty great nice".split()
+)
 
 
-def concept_features(lower: str) -> list[str]:
-    return list({f"__kw_{m.lastgroup}" for m in _CONCEPT_RE.finditer(lower)})
+def gram_features(gram: str) -> list[str]:
+    """The features one word or two-word gram contributes: itself, its concepts and (words only) its
+    character 3- and 4-grams, which keep typos ("mennu", "chhef") close to the word they misspell."""
+    feats = [gram]
+    feats += {f"__kw_{m.lastgroup}" for m in _CONCEPT_RE.finditer(gram)}
+    if CHARGRAMS and " " not in gram and gram.isalpha() and len(gram) > 2:
+        padded = f"<{gram}>"
+        for n in (3, 4):
+            feats += [f"#{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+    return feats
+
+
+def _norm_word(w: str) -> str:
+    return "<num>" if w.isdigit() else w
+
+
+def message_grams(ws: list[str]) -> list[str]:
+    """Words (numbers as <num>) and two-word grams of one message."""
+    ns = [_norm_word(w) for w in ws]
+    return ns + [f"{a} {b}" for a, b in zip(ns, ns[1:], strict=False)]
+
+
+_NEGATING_START = frozenset(("no", "nope", "nah", "wrong", "actually", "wait", "sorry"))
+
+
+def message_features(text: str, ws: list[str]) -> list[str]:
+    """Whole-message features: shape, small talk only, and rule evidence: a correction ("actually make it
+    25", "from 20 to 26") is evidence of a modification; a reply that opens by negating ("No, ...") too."""
+    feats = shape_features(text)
+    if ws and len(ws) <= 4 and all(w in _SMALLTALK or not w.isalnum() for w in ws):
+        feats.append("__smalltalk")
+    if ws and ws[0] in _NEGATING_START:
+        feats.append("__neg_start")
+    if CORRECTION_RE.search(text.lower()):
+        feats.append("__correction")
+    return feats
 
 
 def ngrams(text: str, ws: list[str] | None = None) -> list[str]:
-    ws = ["<num>" if w.isdigit() else w for w in (words(text) if ws is None else ws)]
-    grams = ws + [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
-    return grams + shape_features(text) + concept_features(text.lower())
+    """Every feature name of one message (training and vocabulary building; serving uses the gram cache)."""
+    ws = words(text) if ws is None else ws
+    feats: list[str] = []
+    for g in message_grams(ws):
+        feats += gram_features(g)
+    return feats + message_features(text, ws)
 
 
-def build_vocab(texts: Iterable[str], min_count: int = 2, max_size: int = 60_000) -> dict[str, int]:
+def build_vocab(texts: Iterable[str], min_count: int = 2, max_size: int = 120_000) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for t in texts:
         counts.update(set(ngrams(t)))
@@ -123,6 +168,7 @@ class Featurizer:
         self.unk_id = unk_id
         self.vocab = vocab
         self._word_ids: dict[str, list[int]] = {}
+        self._gram_ids: dict[str, list[int]] = {}
 
     @classmethod
     def load(cls, static_dir: Path, vocab: dict[str, int]) -> Featurizer:
@@ -154,9 +200,28 @@ class Featurizer:
             return np.zeros(self.embeddings.shape[1], dtype=np.float32)
         return self.embeddings[ids].mean(axis=0)
 
+    def _gram_lex(self, gram: str) -> list[int]:
+        cache = self._gram_ids
+        got = cache.get(gram)
+        if got is None:
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+            vocab = self.vocab
+            got = [vocab[f] for f in gram_features(gram) if f in vocab]
+            cache[gram] = got
+        return got
+
     def lexical_ids(self, text: str, ws: list[str] | None = None) -> list[int]:
+        """Vocabulary columns of the message's features, each once (the features are binary)."""
+        ws = words(text) if ws is None else ws
+        ids: list[int] = []
+        cache = self._gram_ids
+        for g in message_grams(ws):
+            got = cache.get(g)
+            ids += got if got is not None else self._gram_lex(g)
         vocab = self.vocab
-        return [vocab[g] for g in set(ngrams(text, ws)) if g in vocab]
+        ids += [vocab[f] for f in message_features(text, ws) if f in vocab]
+        return list(set(ids))
 
     def ids(self, text: str) -> tuple[list[int], list[int]]:
         """Token ids for the embedding and n-gram columns, from one pass over the words."""

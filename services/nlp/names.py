@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Entity, overlaps
+from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
 
 _CAP = r"[A-Z][a-zA-Z'\-]+"
 _ANY = r"[A-Za-z][a-zA-Z'\-]+"
@@ -84,6 +84,23 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
         False,
     ),
 ]
+# Per cue, in the same order: text the lower-cased message must contain for the cue to be tried at all.
+_I_AM = re.compile(r"this\s+is|it'?s|i\s*'?m|i\s+am")
+_CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
+    ("name",),
+    ("name",),
+    ("under",),
+    ("for", "under"),
+    ("booking", "reservation", "table"),
+    ("call", "go", "names"),
+    ("name",),
+    _I_AM,
+    ("here",),
+    ("here",),
+    ("-", "–", "—", "~"),
+    _I_AM,
+    ("thank", "cheers", "best", "regards", "thx", "ty", "sincerely"),
+]
 _BARE = re.compile(
     rf"^\s*(?:(?:it'?s|its|i'?m|this\s+is|name'?s|name\s+is|my\s+name\s+is)\s+)?({_ANY}(?:\s+{_ANY}){{0,2}})(?:\s+is\s+(?:my|the)\s+name)?\s*[.!]?\s*$",
     re.I,
@@ -103,16 +120,24 @@ def _clean(name: str, strict: bool = False) -> str | None:
 
 
 def find_name(
-    text: str, *, blocked: list[tuple[int, int]] | None = None, expect_name: bool = False
+    text: str,
+    *,
+    blocked: list[tuple[int, int]] | None = None,
+    expect_name: bool = False,
+    lower: str | None = None,
 ) -> Entity | None:
     taken = list(blocked or [])
+    if lower is None:
+        lower = lower_aligned(text)
     if expect_name:
         m = _BARE.match(text)
         if m:
             name = _clean(m.group(1))
             if name:
                 return Entity(m.group(1).strip().rstrip("."), name, 0.85, False, m.start(1), m.end(1))
-    for pattern, conf, lowercase_cue in _CUES:
+    for (pattern, conf, lowercase_cue), gate in zip(_CUES, _CUE_GATES, strict=True):
+        if not (has_any(lower, gate) if isinstance(gate, tuple) else gate.search(lower)):
+            continue
         for m in pattern.finditer(text):
             if overlaps(m.start(1), m.end(1), taken):
                 continue

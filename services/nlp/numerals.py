@@ -63,8 +63,10 @@ ORDINALS = {
 
 _UNIT_ALT = "|".join(sorted(UNITS, key=len, reverse=True))
 _TENS_ALT = "|".join(sorted(TENS, key=len, reverse=True))
-# One alternation that matches digits or a spelled-out count up to 999, longest forms first.
+# One alternation that matches digits or a spelled-out count up to 999, longest forms first. The leading
+# lookahead (every first letter the forms can start with) lets `re` give up at most positions at once.
 NUMBER_PATTERN = (
+    r"(?=[\dzotfsenahd])"
     rf"(?:\d{{1,4}}(?:,\d{{3}})?"
     rf"|(?:(?:{_UNIT_ALT})\s+hundred(?:\s+(?:and\s+)?(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_UNIT_ALT}))?|{_UNIT_ALT}))?)"
     rf"|(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_UNIT_ALT}))?)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Entity, overlaps
+from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
 from services.nlp.numerals import NUMBER_PATTERN, TENS, UNITS, parse_number
 
 N = NUMBER_PATTERN
@@ -29,29 +29,27 @@ _COMPANIONS = (
 _RULES: list[tuple[str, re.Pattern[str], float]] = [
     (
         "from_to",
-        re.compile(rf"\bfrom\s+({N})\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b(?:\s+{_PEOPLE})?", re.I),
+        re.compile(rf"\bfrom\s+({N})\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b(?:\s+{_PEOPLE})?"),
         0.9,
     ),
     (
         "adults_kids",
-        re.compile(rf"\b({N})\s+{_ADULTS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_KIDS}\b", re.I),
+        re.compile(rf"\b({N})\s+{_ADULTS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_KIDS}\b"),
         0.85,
     ),
     (
         "kids_adults",
-        re.compile(rf"\b({N})\s+{_KIDS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_ADULTS}\b", re.I),
+        re.compile(rf"\b({N})\s+{_KIDS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_ADULTS}\b"),
         0.85,
     ),
     (
         "me_and_n",
-        re.compile(
-            rf"\b{_ME}\s+(?:and|&|\+|plus)\s+(?:my\s+|our\s+)?({N})\s+(?:other\s+)?{_COMPANIONS}\b", re.I
-        ),
+        re.compile(rf"\b{_ME}\s+(?:and|&|\+|plus)\s+(?:my\s+|our\s+)?({N})\s+(?:other\s+)?{_COMPANIONS}\b"),
         0.8,
     ),
     (
         "n_and_me",
-        re.compile(rf"\b({N})\s+(?:{_COMPANIONS}\s+)?(?:and|&|plus)\s+(?:me|myself|i)\b(?!')", re.I),
+        re.compile(rf"\b({N})\s+(?:{_COMPANIONS}\s+)?(?:and|&|plus)\s+(?:me|myself|i)\b(?!')"),
         0.75,
     ),
     (
@@ -60,8 +58,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
             rf"(?<![\d$£€#.,:/-])\b({N})\+?\s*(?:-\s*)?(?:hungry\s+|total\s+|more\s+|other\s+|adult\s+|grown\s+)?"
             rf"(?:{_PEOPLE}|seats|personas|spots|places|chairs)\b"
             r"(?!\s+(?:is|are|has|have|was|were)\s+(?:a\b|an\b|vegan|vegetarian|veggie|allergic|in\b|gluten|lactose|diabetic"
-            r"|pregnant|disabled|sick|coming\s+late|running\s+late|kosher|halal))",
-            re.I,
+            r"|pregnant|disabled|sick|coming\s+late|running\s+late|kosher|halal))"
         ),
         0.95,
     ),
@@ -69,8 +66,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "n_will_be",
         re.compile(
             rf"(?:^|\b(?:all|us)\s+)({N})\b(?=\s+(?:will\s+be|are\s+coming|coming|joining|attending|in\s+total|total|seated|i\s+guess))"
-            rf"|\b(?:all|for\s+us)\s+({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|o'?clock))",
-            re.I,
+            rf"|\b(?:all|for\s+us)\s+({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|o'?clock))"
         ),
         0.85,
     ),
@@ -80,8 +76,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
             rf"\b(?:party|group|table|t\s?able|crowd|headcount|head\s+count|guest\s+count|count|reservation|booking|dinner|event"
             rf"|family|band|bunch|team|masses)"
             rf"\s+(?:of|for|is|will\s+be|=|:|size\s+(?:of|is)?)\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
-            rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d))",
-            re.I,
+            rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d))"
         ),
         0.9,
     ),
@@ -92,8 +87,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
             rf"|total\s+of|cooking\s+for|feeding|serve|serving|seat|seats|seating|invited|inviting|headcount\s+is)"
             rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?({N})\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|st\b|nd\b|rd\b|th\b"
-            rf"|proteins?|courses?|items?|dishes|orders?|trays?|/|-\d))",
-            re.I,
+            rf"|proteins?|courses?|items?|dishes|orders?|trays?|/|-\d))"
         ),
         0.85,
     ),
@@ -104,23 +98,21 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
             rf"(?!\s*(?:[:.,]?\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|yrs?|nights?"
             rf"|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-|\$|proteins?|courses?|items?|dishes|orders?|trays?|pieces?|pcs"
             rf"|of\s+(?:the|those|these|them|my|our)|in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight|ish"
-            rf"|(?:\s*(?:a\s+)?(?:head|person|pp|each|per)))|\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)",
-            re.I,
+            rf"|(?:\s*(?:a\s+)?(?:head|person|pp|each|per)))|\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
         ),
         0.8,
     ),
     (
         "dozen",
         re.compile(
-            r"\b((?:a|one|two|three|half\s+a)\s+dozen)\b(?!\s+(?:gyoza|pieces|eggs|rolls|shrimp|wings))", re.I
+            r"\b((?:a|one|two|three|half\s+a)\s+dozen)\b(?!\s+(?:gyoza|pieces|eggs|rolls|shrimp|wings))"
         ),
         0.85,
     ),
     (
         "solo",
         re.compile(
-            r"\b(?:just\s+(?:me|myself)|solo(?:\s+diner)?|table\s+for\s+one|only\s+me|by\s+myself|party\s+of\s+one)\b",
-            re.I,
+            r"\b(?:just\s+(?:me|myself)|solo(?:\s+diner)?|table\s+for\s+one|only\s+me|by\s+myself|party\s+of\s+one)\b"
         ),
         0.85,
     ),
@@ -128,16 +120,14 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "couple",
         re.compile(
             r"\b(?:(?:me|myself)\s+and\s+my\s+(?:wife|husband|partner|girlfriend|boyfriend|gf|bf|fiance|fiancee|date|friend|mom|mother|dad|father|son|daughter|boss)"
-            r"|my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+(?:i|me|myself)\b(?!\s*(?:,|and|&)))\b(?!\s*(?:,|and|&)\s*\w)",
-            re.I,
+            r"|my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+(?:i|me|myself)\b(?!\s*(?:,|and|&)))\b(?!\s*(?:,|and|&)\s*\w)"
         ),
         0.75,
     ),
 ]
 _BARE = re.compile(
     rf"^\s*(?:(?:we\s+(?:are|will\s+be|'ll\s+be)|it'?s|it\s+will\s+be|about|around|maybe|probably|roughly|just|only|for)\s+)?"
-    rf"({N})(?:\s+(?:of\s+us|total|in\s+total|please|pls|people|persons|guests))?\s*[.!?]*\s*$",
-    re.I,
+    rf"({N})(?:\s+(?:of\s+us|total|in\s+total|please|pls|people|persons|guests))?\s*[.!?]*\s*$"
 )
 _MAX_PLAUSIBLE = 500
 
@@ -146,49 +136,60 @@ _GATE = re.compile(
     r"\d|" + "|".join(tuple(UNITS) + tuple(TENS) + ("dozen", "solo", "me", "myself", "and i", "for one"))
 )
 # Per rule, words its match must contain; rules whose words are absent are skipped without running.
-_RULE_GATES = {
-    "from_to": re.compile(r"from"),
-    "adults_kids": re.compile(r"kid|child|teen|little|toddler|bab|infant|minor"),
-    "kids_adults": re.compile(r"adult|grown|people|guest|men|women|parent|senior"),
+_RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
+    "from_to": ("from",),
+    "adults_kids": ("kid", "child", "teen", "little", "toddler", "bab", "infant", "minor"),
+    "kids_adults": ("adult", "grown", "people", "guest", "men", "parent", "senior"),
     "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
     "n_and_me": re.compile(r"\b(?:me|myself|i)\b"),
-    "n_people": re.compile(
-        r"pe|ppl|pers|guest|adult|grown|pax|head|folk|diner|attend|of us|kid|child|teen|senior|member|cover|individ|seat|spot|place|chair"
-        r"|soul|human|employ|work|friend|family|men|ladies|guys|girls|boys"
+    "n_people": tuple(
+        "pe ppl pers guest adult grown pax head folk diner attend of us kid child teen senior member cover individ"
+        " seat spot place chair soul human employ work friend family men ladies guys girls boys".split(" ")
     ),
-    "party_of": re.compile(
-        r"party|group|able|crowd|count|reserv|booking|dinner|event|family|band|bunch|team|masses"
+    "party_of": tuple(
+        "party group able crowd count reserv booking dinner event family band bunch team masses".split()
     ),
     "n_will_be": re.compile(r"will|coming|joining|attending|total|seated|guess|all|for us|\d"),
-    "we_are": re.compile(r"we|there|expect|total|cook|feed|serv|seat|invit|headcount"),
+    "we_are": ("we", "there", "expect", "total", "cook", "feed", "serv", "seat", "invit", "headcount"),
     "for_n": re.compile(r"\b(?:for|4)\b"),
-    "dozen": re.compile(r"dozen"),
-    "solo": re.compile(r"solo|just|only|myself|one"),
+    "dozen": ("dozen",),
+    "solo": ("solo", "just", "only", "myself", "one"),
     "couple": re.compile(
         r"wife|husband|partner|friend|gf|bf|fianc|date|mom|mother|dad|father|son\b|daughter|boss"
     ),
 }
 
 
+_FOR_PREFIX = re.compile(r"^(?:for|4)\s+", re.I)
+
+
 def find_party_size(
-    text: str, *, blocked: list[tuple[int, int]] | None = None, expect_count: bool = False
+    text: str,
+    *,
+    blocked: list[tuple[int, int]] | None = None,
+    expect_count: bool = False,
+    lower: str | None = None,
 ) -> Entity | None:
-    """The head count the message states; for a change ("from 20 to 26") the new value."""
+    """The head count the message states; for a change ("from 20 to 26") the new value.
+
+    Patterns run on `lower` (the text lower-cased, offsets kept); surfaces are cut from the text as written."""
     taken: list[tuple[int, int]] = list(blocked or [])
-    lower = text.lower()
+    if lower is None:
+        lower = lower_aligned(text)
     if not _GATE.search(lower):
         return None
     if expect_count:
-        m = _BARE.match(text)
+        m = _BARE.match(lower)
         if m:
             n = parse_number(m.group(1))
             if n is not None and 0 < n <= _MAX_PLAUSIBLE:
-                return Entity(m.group(1), n, 0.85, False, m.start(1), m.end(1))
+                return Entity(text[m.start(1) : m.end(1)], n, 0.85, False, m.start(1), m.end(1))
     candidates: list[Entity] = []
     for name, pattern, conf in _RULES:
-        if not _RULE_GATES[name].search(lower):
+        gate = _RULE_GATES[name]
+        if not (has_any(lower, gate) if isinstance(gate, tuple) else gate.search(lower)):
             continue
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(lower):
             start, end = m.span()
             if overlaps(start, end, taken):
                 continue
@@ -200,12 +201,13 @@ def find_party_size(
                 or value > _MAX_PLAUSIBLE
             )
             c = conf * (0.6 if value > _MAX_PLAUSIBLE else 1.0)
-            surface = m.group(0).strip()
+            surface = text[start:end].strip()
             if name == "for_n":
-                surface = re.sub(r"^(?:for|4)\s+", "", surface, flags=re.I)
+                surface = _FOR_PREFIX.sub("", surface)
                 start = end - len(surface)
             elif name in ("party_of", "we_are"):
-                surface, start, end = m.group(1), m.start(1), m.end(1)
+                start, end = m.start(1), m.end(1)
+                surface = text[start:end]
             taken.append((start, end))
             candidates.append(Entity(surface, value, c, confirm, start, end))
     if not candidates:

@@ -11,11 +11,18 @@ PHONE_RE = re.compile(
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 
 
+_SEVEN_DIGITS = re.compile(r"(?:\d\D{0,3}){7}")
+
+
 def phone_spans(text: str) -> list[tuple[int, int]]:
+    if not _SEVEN_DIGITS.search(text):  # every phone form has at least ten digits: skip the full pattern
+        return []
     return [m.span() for m in PHONE_RE.finditer(text)]
 
 
 def email_spans(text: str) -> list[tuple[int, int]]:
+    if "@" not in text:
+        return []
     return [m.span() for m in EMAIL_RE.finditer(text)]
 
 

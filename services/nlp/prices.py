@@ -20,9 +20,14 @@ _BUDGET_CUE = re.compile(
 )
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def find_prices(text: str) -> list[Entity]:
     """Every money amount, with a per-person flag in the value."""
     out: list[Entity] = []
+    if not _DIGIT.search(text):  # every amount has a digit
+        return out
     for m in PRICE_RE.finditer(text):
         whole = m.group(1) or m.group(4)
         cents = m.group(2) or m.group(5)

@@ -7,7 +7,7 @@ from datetime import date
 
 from services.nlp import pii
 from services.nlp.dates import find_dates
-from services.nlp.entities import Entity
+from services.nlp.entities import Entity, lower_aligned
 from services.nlp.names import find_name
 from services.nlp.party_size import find_party_size
 from services.nlp.prices import find_budget, find_prices
@@ -15,12 +15,11 @@ from services.nlp.times import find_times
 
 # Numbers that belong to an address, an age or a duration are never head counts or clock times.
 _NOT_COUNTS = re.compile(
-    r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|Pkwy|Hwy|Cir|Circle|Ter|Terrace)\b\.?"
+    r"\b\d{1,6}\s+(?:[a-z][a-z]+\s+){1,3}(?:st|street|ave|avenue|rd|road|blvd|boulevard|ln|lane|dr|drive|way|ct|court|pl|place|pkwy|hwy|cir|circle|ter|terrace)\b\.?"
     r"|\b(?:turns?|turning|aged?|(?:son|daughter|kid|he|she|who)\s+is)\s+\d{1,3}\b(?!\s*(?:people|guests|of\s+us|adults|kids))"
     r"|\b\d{1,3}\s*(?:years?|yrs?|yo)(?:\s+old)?\b|\b\d{1,3}(?:st|nd|rd|th)\s+(?:birthday|bday|b-day|anniversary)\b"
-    r"|\b(?:suite|apt|unit|room|#)\s*\d+\b|\bzip(?:\s*code)?\s*\d{5}\b|\b\d{5}(?:-\d{4})?\b",
-    re.I,
-)
+    r"|\b(?:suite|apt|unit|room|#)\s*\d+\b|\bzip(?:\s*code)?\s*\d{5}\b|\b\d{5}(?:-\d{4})?\b"
+)  # matched on the lower-cased text
 _DIGIT_RE = re.compile(r"\d")
 REQUESTED_NAMES = {
     "people": "party_size",
@@ -32,9 +31,13 @@ REQUESTED_NAMES = {
 
 
 def extract(
-    text: str, base: date, requested_slots: tuple[str, ...] = ()
+    text: str, base: date, requested_slots: tuple[str, ...] = (), *, lower: str | None = None
 ) -> tuple[dict[str, Entity], dict[str, bool]]:
-    """Slots keyed party_size/date/time/name/prices/budget, and the PII flags."""
+    """Slots keyed party_size/date/time/name/prices/budget, and the PII flags.
+
+    `lower` is the text from `lower_aligned`, when the caller already has it."""
+    if lower is None:
+        lower = lower_aligned(text)
     phones = pii.phone_spans(text)
     emails = pii.email_spans(text)
     entities: dict[str, Entity] = {}
@@ -54,31 +57,35 @@ def extract(
             entities["budget"] = budget
     wanted = {REQUESTED_NAMES.get(s, s) for s in requested_slots}
     first_wanted = REQUESTED_NAMES.get(requested_slots[0], "") if requested_slots else ""
-    non_counts = [m.span() for m in _NOT_COUNTS.finditer(text)] if _DIGIT_RE.search(text) else []
+    non_counts = [m.span() for m in _NOT_COUNTS.finditer(lower)] if _DIGIT_RE.search(text) else []
 
-    dates = find_dates(text, base, blocked=blocked + non_counts, expect_date="date" in wanted)
+    dates = find_dates(text, base, blocked=blocked + non_counts, expect_date="date" in wanted, lower=lower)
     if dates:
         entities["date"] = _newest(text, dates)
         blocked += [(d.start, d.end) for d in dates]
     # A bare number answering "how many?" is a count before it is a clock time.
     count_first = "party_size" in wanted and (first_wanted == "party_size" or "time" not in wanted)
     if count_first:
-        ps = find_party_size(text, blocked=blocked + non_counts, expect_count=True)
+        ps = find_party_size(text, blocked=blocked + non_counts, expect_count=True, lower=lower)
         if ps is not None:
             entities["party_size"] = ps
             blocked.append((ps.start, ps.end))
-    times = find_times(text, blocked=blocked + non_counts, expect_time="time" in wanted)
+    times = find_times(text, blocked=blocked + non_counts, expect_time="time" in wanted, lower=lower)
     if times:
         # A clock time says more than a part of day: "tomorrow night at 9:30PM" is 21:30.
         clock = [t for t in times if ":" in str(t.value)]
         entities["time"] = _newest(text, clock or times)
         blocked += [(t.start, t.end) for t in times]
     if "party_size" not in entities:
-        ps = find_party_size(text, blocked=blocked + non_counts, expect_count="party_size" in wanted)
+        ps = find_party_size(
+            text, blocked=blocked + non_counts, expect_count="party_size" in wanted, lower=lower
+        )
         if ps is not None:
             entities["party_size"] = ps
             blocked.append((ps.start, ps.end))
-    name = find_name(text, blocked=phones + emails, expect_name="name" in wanted and not entities)
+    name = find_name(
+        text, blocked=phones + emails, expect_name="name" in wanted and not entities, lower=lower
+    )
     if name is not None:
         entities["name"] = name
     return entities, {"phone": bool(phones), "email": bool(emails)}

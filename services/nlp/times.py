@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Entity, overlaps
+from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
 from services.nlp.numerals import UNITS
 
 _HOUR_WORDS = {k: v for k, v in UNITS.items() if 1 <= v <= 12}
@@ -23,7 +23,6 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             rf"\b(half|quarter|5|10|15|20|25|twenty|ten|five|twenty[\s-]five)\s+(?:minutes\s+)?(past|to|after|til|till)\s+({_CLOCK12})\b(?!\s*(?:people|persons|guests|pax|ppl|adults|kids|of\s+us))"
             rf"(?:\s*{_MERIDIEM})?(?:\s+{_PART})?",
-            re.I,
         ),
     ),
     # "evening at seven", "at night 8", "in the evening 6:30"
@@ -32,7 +31,6 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             rf"\b(?:(?:in\s+the\s+)?(morning|afternoon|evening)|at\s+(night))\s+(?:at\s+|around\s+|about\s+)?"
             rf"({_HOUR})(?:[:.]([0-5]\d))?\b(?!\s*(?:people|guests|persons|of\s+us|adults|kids))",
-            re.I,
         ),
     ),
     # "6:30 p.m.", "14:00", "08.45pm", "7:15 tonight"
@@ -40,7 +38,6 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "clock",
         re.compile(
             rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))\s?[:.]\s?([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|(?:\s*({_PART})))?",
-            re.I,
         ),
     ),
     # "2pm", "6 p.m.", "7 o'clock", "3ish", "six pm", "seven in the evening"
@@ -49,24 +46,22 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s*(?:({_MERIDIEM})|(o'?\s?clock|oclock)|(ish)\b)"
             rf"(?:\s+{_PART})?",
-            re.I,
         ),
     ),
-    ("compact", re.compile(rf"(?<![\d$/:.,])\b(1[0-2]|[1-9])([0-5]\d)\s*({_MERIDIEM})", re.I)),
-    ("hour_part", re.compile(rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s+({_PART})", re.I)),
+    ("compact", re.compile(rf"(?<![\d$/:.,])\b(1[0-2]|[1-9])([0-5]\d)\s*({_MERIDIEM})")),
+    ("hour_part", re.compile(rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s+({_PART})")),
     (
         "word_time",
         re.compile(
-            rf"\b({_HOUR_WORD})\s+({_MIN_WORDS})\b(?!\s*(?:people|guests|persons|of\s+us|minutes|days))", re.I
+            rf"\b({_HOUR_WORD})\s+({_MIN_WORDS})\b(?!\s*(?:people|guests|persons|of\s+us|minutes|days))"
         ),
     ),
-    ("noon", re.compile(r"\b(noon|midday|midnight|lunch\s*time|lunchtime|dinner\s*time|dinnertime)\b", re.I)),
+    ("noon", re.compile(r"\b(noon|midday|midnight|lunch\s*time|lunchtime|dinner\s*time|dinnertime)\b")),
     # "Good afternoon" is a greeting, and "good night"/"last night" are not booking times.
     (
         "part",
         re.compile(
             r"(?<!good\s)(?<!last\s)(?<!good\s\s)\b(?:in\s+the\s+|late\s+|early\s+)?(morning|afternoon|evening|night|brunch|sunset|sundown)\b(?!\s*(?:everyone|all\b|team|folks|guys|friends))",
-            re.I,
         ),
     ),
     # Context-dependent bare hours: "around 6", "at 7", "by 5". Dinner events, so 1-10 read as p.m.
@@ -77,14 +72,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             rf"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\s+us|diners|folks|years?|yrs|"
             rf"hours?|hrs?|minutes?|mins?|days?|weeks?|months?|proteins?|dollars|bucks|\$|%|st\b|nd\b|rd\b|th\b|/|-\d|"
             rf"[a-z]+\s+(?:street|st|ave|avenue|road|rd|blvd|lane|ln|drive|dr|way|court|ct)\b))",
-            re.I,
         ),
     ),
 ]
 _BARE = re.compile(
     rf"^\s*(?:at\s+|around\s+|about\s+)?({_HOUR}|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)"
     rf"(?:[:.]([0-5]\d))?\s*(?:hrs?|hours|h)?\s*(?:please|pls)?[.!?]*\s*$",
-    re.I,
 )
 
 
@@ -140,15 +133,39 @@ _GATE = re.compile(
 )
 
 
+# Per pattern, text its match must contain (on the lower-cased message); absent means the pattern is skipped.
+_PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
+    "past_to": ("past", "to", "after", "til"),
+    "part_hour": ("morning", "afternoon", "evening", "night"),
+    "clock": re.compile(r"\d\s?[:.]\s?\d"),
+    "hour_mer": re.compile(r"[ap]\.?\s?m|clock|ish"),
+    "compact": re.compile(r"\d\s*[ap]\.?\s?m"),
+    "hour_part": ("morning", "afternoon", "evening", "night", "tonite"),
+    "word_time": ("thirty", "fifteen", "forty", "fourty", "fifty", "twenty", "ten", "five"),
+    "noon": ("noon", "midday", "midnight", "lunch", "dinner"),
+    "part": ("morning", "afternoon", "evening", "night", "brunch", "sun"),
+    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til"),
+}
+_MERIDIEM_RE = re.compile(_MERIDIEM, re.I)
+_PART_RE = re.compile(_PART, re.I)
+
+
 def find_times(
-    text: str, *, blocked: list[tuple[int, int]] | None = None, expect_time: bool = False
+    text: str,
+    *,
+    blocked: list[tuple[int, int]] | None = None,
+    expect_time: bool = False,
+    lower: str | None = None,
 ) -> list[Entity]:
+    """Every time mention, left to right. Patterns run on `lower` (the text lower-cased, offsets kept)."""
     taken: list[tuple[int, int]] = list(blocked or [])
     found: list[Entity] = []
-    if not _GATE.search(text.lower()):
+    if lower is None:
+        lower = lower_aligned(text)
+    if not _GATE.search(lower):
         return found
     if expect_time:
-        m = _BARE.match(text)
+        m = _BARE.match(lower)
         if m and _hour(m.group(1)) <= 23:
             h, mi, guessed = _apply(_hour(m.group(1)), int(m.group(2) or 0), None, None)
             surface = text.strip().rstrip(".!?")
@@ -160,17 +177,20 @@ def find_times(
                 )
             ]
     for kind, pattern in _PATTERNS:
-        for m in pattern.finditer(text):
+        gate = _PATTERN_GATES[kind]
+        if not (has_any(lower, gate) if isinstance(gate, tuple) else gate.search(lower)):
+            continue
+        for m in pattern.finditer(lower):
             start, end = m.span()
             if overlaps(start, end, taken):
                 continue
             g = m.groups()
-            surface = m.group(0).strip()
+            surface = text[start:end].strip()
             conf, confirm = 0.9, False
             if kind == "past_to":
                 base_h = _hour(g[2])
-                mer_m = re.search(_MERIDIEM, surface[m.end(3) - start :], re.I)
-                part_m = re.search(_PART, surface, re.I)
+                mer_m = _MERIDIEM_RE.search(surface[m.end(3) - start :])
+                part_m = _PART_RE.search(surface)
                 qty = {"half": 30, "quarter": 15, "twenty": 20, "ten": 10, "five": 5}.get(
                     g[0].lower().replace("-", " "), 25 if "five" in g[0].lower() else None
                 )
@@ -191,7 +211,7 @@ def find_times(
                 if g[4] and not g[2] and hr > 12:
                     continue
                 h, mi, guessed = _apply(hr, _minutes_word(g[1]), g[2], None)
-                part_m = re.search(_PART, surface, re.I)
+                part_m = _PART_RE.search(surface)
                 if part_m and not g[2]:
                     h, mi, guessed = _apply(hr, _minutes_word(g[1]), None, part_m.group(0))
                 value, conf, confirm = _fmt(h, mi), (0.85 if guessed else 0.95), guessed

@@ -21,8 +21,11 @@ FRUSTRATION_RE = re.compile(
     r"\b(?:unacceptable|ridiculous|terrible|worst|furious|pissed|fed\s+up|sick\s+of|never\s+again|refund|"
     r"wtf|ugh+|third\s+time|still\s+waiting|no\s+one\s+(?:answered|called)|nobody\s+(?:showed|answered|called)|"
     r"waste\s+of|scam|rude|disappointed|disgusting|annoyed|frustrated|angry)\b|!!!|\?\?\?",
-    re.I,
-)
+)  # matched on lower-cased text
+
+
+def sounds_frustrated(text: str, lower: str | None = None) -> bool:
+    return FRUSTRATION_RE.search(text.lower() if lower is None else lower) is not None
 
 
 def reply_tone(tone: str, frustrated: bool) -> str:

@@ -20,7 +20,7 @@ from services.nlp.heads import HeadSpec, StackedHeads, fit_head, fit_temperature
 from services.nlp.tone import SENTIMENTS
 
 log = logging.getLogger(__name__)
-ARTEFACT_VERSION = "nlp-fast-1"
+ARTEFACT_VERSION = "nlp-fast-2"  # bump whenever features or the artefact format change
 STATIC_SUBDIR = "static"
 DEFAULT_C = {"intent": 1.0, "tone": 1.0, "sentiment": 2.0, "frustrated": 2.0}  # inverse L2 strength per head
 
@@ -103,17 +103,20 @@ def train(
         texts = [t for t, _, _ in rows]
         labels = [y for _, y, _ in rows]
         weights = np.array([w for _, _, w in rows], dtype=np.float64)
+        if name == "intent":
+            weights *= np.array(intent.class_balance(labels))
         dense, lex = feat.matrix(texts)
-        # 10% of rows calibrate the softmax temperature; the head never trains on them.
+        c = (head_c or {}).get(name, DEFAULT_C.get(name, 2.0))
+        # 10% of rows choose the softmax temperature of a head fitted without them (then refitted on all).
         calib = rng.random(len(texts)) < 0.1
         fit_idx = np.flatnonzero(~calib)
         head = fit_head(
             name,
             dense[fit_idx],
-            lex[fit_idx],
+            lex[fit_idx],  # type: ignore[index]
             [labels[i] for i in fit_idx],
-            weights[fit_idx],  # type: ignore[index]
-            C=(head_c or {}).get(name, DEFAULT_C.get(name, 2.0)),
+            weights[fit_idx],
+            C=c,
         )
         cal_idx = np.flatnonzero(calib)
         if len(cal_idx) > 20:
@@ -122,7 +125,10 @@ def train(
             y_idx = np.array(
                 [head.labels.index(labels[i]) if labels[i] in head.labels else 0 for i in cal_idx]
             )
-            head.temperature = fit_temperature(z, y_idx)
+            temperature = fit_temperature(z, y_idx)
+            # The calibration rows only choose the temperature; the served head then learns from every row.
+            head = fit_head(name, dense, lex, labels, weights, C=c)
+            head.temperature = temperature
         heads.append(head)
         counts[name] = {lab: labels.count(lab) for lab in sorted(set(labels))}
 
@@ -138,7 +144,7 @@ def train(
         "model_versions": {
             "static_embedding": "model2vec-minilm-l6-256",
             "heads": f"{ARTEFACT_VERSION}+{_digest(corpora.DOMAIN_TRAIN)}{'+public' if public_data else ''}",
-            "rules": "rules-1",
+            "rules": "rules-2",
         },
         "heads": [{"name": h.name, "labels": h.labels, "temperature": h.temperature} for h in heads],
         "training_rows": counts,
@@ -170,7 +176,14 @@ def load_heads(artifact_dir: Path) -> tuple[StackedHeads, dict[str, Any]]:
 
 
 def is_built(artifact_dir: Path) -> bool:
-    return all(
+    """Every artefact is there and was built by this code's ARTEFACT_VERSION (stale ones are rebuilt)."""
+    if not all(
         (artifact_dir / f).exists()
         for f in ("meta.json", "vocab.json", "heads.npz", f"{STATIC_SUBDIR}/model.safetensors")
-    )
+    ):
+        return False
+    try:
+        meta = json.loads((artifact_dir / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("artefact_version") == ARTEFACT_VERSION

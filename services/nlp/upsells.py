@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
+_CELEBRATION = re.compile(r"birthday|anniversary|wedding|graduation|celebrat|engagement|retirement|special")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class UpsellCatalog:
         pairs = sorted(((s, i.id) for i in items for s in i.synonyms), key=lambda p: -len(p[0]))
         self._by_synonym = {s.lower(): item_id for s, item_id in pairs}
         alternation = "|".join(re.escape(s) for s, _ in pairs)
-        self._re = re.compile(rf"\b(?:{alternation})\b", re.I)
+        self._re = re.compile(rf"\b(?:{alternation.lower()})\b")  # matched on lower-cased text
 
     @classmethod
     def load(cls, path: Path = CATALOG_PATH) -> UpsellCatalog:
@@ -37,10 +38,10 @@ class UpsellCatalog:
         ]
         return cls(items, str(raw.get("version", "0")))
 
-    def mentioned(self, text: str) -> list[str]:
+    def mentioned(self, text: str, lower: str | None = None) -> list[str]:
         seen: list[str] = []
-        for m in self._re.finditer(text):
-            item_id = self._by_synonym[m.group(0).lower()]
+        for m in self._re.finditer(text.lower() if lower is None else lower):
+            item_id = self._by_synonym[m.group(0)]
             if item_id not in seen:
                 seen.append(item_id)
         return seen
@@ -63,12 +64,9 @@ class UpsellCatalog:
         if intent in ("complaint", "other") or tone == "anxious" and intent == "pricing_question":
             return []
         picks: list[str] = []
-        lowered = text.lower()
         if party_size is not None and party_size > 25:
             picks.append("extra_chef")
-        if re.search(
-            r"birthday|anniversary|wedding|graduation|celebrat|engagement|retirement|special", lowered
-        ):
+        if _CELEBRATION.search(text.lower()):
             picks += ["lobster", "filet_mignon"]
         if intent in ("booking_inquiry", "menu_question", "modification_request", "scheduling_question"):
             picks += ["gyoza", "third_protein", "noodles"]

@@ -126,3 +126,34 @@ def test_eval_smoke(fast_path: FastPath) -> None:
     assert report["slots"]["date"]["f1"] == 1.0 and report["slots"]["time"]["f1"] == 1.0
     assert "name" not in report["slots"]  # nothing predicted, nothing gold: no counts
     assert 0.0 <= report["escalation_rate"] <= 1.0
+
+
+def test_confidence_is_the_intent_probability(fast_path: FastPath) -> None:
+    a = fast_path.analyze("hey can we move our party to sunday at 5pm?")
+    assert a.confidence == round(a.intent_confidence, 4)
+    low = FastPath(fast_path.heads, fast_path.meta, fast_path.catalog, escalation_threshold=1.01)
+    assert low.analyze("hello").escalate
+
+
+def test_stale_artefacts_are_rebuilt(nlp_artifacts: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from services.nlp.training import ARTEFACT_VERSION, is_built
+
+    assert is_built(nlp_artifacts)
+    copy = tmp_path / "stale"
+    shutil.copytree(nlp_artifacts, copy)
+    meta = json.loads((copy / "meta.json").read_text())
+    assert meta["artefact_version"] == ARTEFACT_VERSION
+    meta["artefact_version"] = "nlp-fast-0"
+    (copy / "meta.json").write_text(json.dumps(meta))
+    assert not is_built(copy)
+
+
+def test_surfaces_keep_the_case_as_written(fast_path: FastPath) -> None:
+    a = fast_path.analyze(
+        "Party Of 12 on Next Saturday at 7PM", occurred_at=datetime(2026, 11, 20, 10, tzinfo=UTC)
+    )
+    line = a.to_predict_line("x")
+    assert line["entities"]["date"] == "Next Saturday" and line["entities"]["time"] == "7PM"
+    assert line["entities"]["party_size"] == 12 and line["entity_values"]["date"] == "2026-11-21"

@@ -35,3 +35,19 @@ def test_corrections() -> None:
     assert is_correction("actually make it 25")
     assert is_correction("sorry, I meant Sunday")
     assert not is_correction("we want hibachi for 25 people")
+
+
+def test_lower_aligned_keeps_offsets() -> None:
+    from services.nlp.entities import has_any, lower_aligned
+
+    text = "İstanbul trip, Party of 8"
+    low = lower_aligned(text)
+    assert len(low) == len(text) and low.endswith("party of 8")
+    assert lower_aligned("Party OF 8") == "party of 8"
+    assert has_any("party of 8", ("xyz", "of")) and not has_any("party", ("xyz",))
+
+
+def test_phone_gate_keeps_every_form() -> None:
+    for t in ("(555) 123-4567", "555.987.6543", "+1 555 123 4567", "5551234567"):
+        assert pii.detect(f"call {t}")["phone"], t
+    assert not pii.detect("party of 30 at 7pm")["phone"]
