@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev demo test bench
+.PHONY: install install-dev install-peer demo test bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,10 @@ test: install-dev
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: install
+install-peer: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[peer]'
+
+# The NLP benchmark's naive peer needs spaCy and sentence-transformers (the `peer` extra).
+bench: install-peer
 	$(BIN)/teppan bench pipeline --messages 20000 --json
+	$(BIN)/teppan bench nlp --json

@@ -9,6 +9,9 @@ from typing import Annotated
 
 import typer
 
+from services.analytics.cli import costs_app, experiments_app, ml_app, report_app
+from services.nlp.cli import bench as nlp_bench
+from services.nlp.cli import nlp_app
 from services.worker_kinds import WORKER_KINDS
 from shared.logging import configure_logging
 from shared.settings import load_settings
@@ -22,6 +25,13 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(bench_app, name="bench")
+app.add_typer(costs_app, name="costs")
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(ml_app, name="ml")
+app.add_typer(report_app, name="report")
+app.add_typer(nlp_app, name="nlp")
+# `teppan bench nlp` is the NLP fast path's own benchmark, listed with the others.
+bench_app.command("nlp")(nlp_bench)
 
 
 @app.command()

@@ -7,7 +7,12 @@ worker's adapters and registers its handlers; modules are imported only for the 
 
 WORKER_LIFESPANS: dict[str, str] = {
     "ingest": "services.ingest.worker",
+    "nlp": "services.nlp.worker",
     "logger": "services.analytics.logger_worker",
+    "edge-cases": "services.analytics.edge_case_worker",
+    "metrics": "services.analytics.metrics_worker",
+    "alerts": "services.analytics.alerts_worker",
+    "alerting": "services.analytics.alerting_worker",
 }
 
 WORKER_KINDS: tuple[str, ...] = tuple(WORKER_LIFESPANS)

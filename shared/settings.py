@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = ".teppan"
 STACK_ENV_NAME = "stack.env"
+# The analytics config files shipped with the package (prices, experiments).
+ANALYTICS_CONFIG_DIR = Path(__file__).resolve().parent.parent / "services" / "analytics" / "config"
 
 
 class Settings(BaseSettings):
@@ -33,6 +35,31 @@ class Settings(BaseSettings):
     # How long ingest remembers an event_id to drop redeliveries; longer than any replay window we expect.
     dedup_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="TEPPAN_DEDUP_TTL_SECONDS")
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("TEPPAN_LOG_LEVEL", "LOG_LEVEL"))
+    # The NLP fast path's trained artefacts; `$TEPPAN_DATA_DIR/models/nlp` when unset.
+    nlp_artifacts_dir: Path | None = Field(default=None, alias="TEPPAN_NLP_ARTIFACTS_DIR")
+    escalation_threshold: float = Field(default=0.8, gt=0, le=1, alias="TEPPAN_ESCALATION_THRESHOLD")
+    # Analytics (issue 4). The shipped config files are the defaults; point these at edited copies.
+    experiments_file: Path = Field(
+        default=ANALYTICS_CONFIG_DIR / "experiments.yaml", alias="TEPPAN_EXPERIMENTS_FILE"
+    )
+    prices_file: Path = Field(default=ANALYTICS_CONFIG_DIR / "prices.yaml", alias="TEPPAN_PRICES_FILE")
+    budget_daily_usd: float | None = Field(default=None, gt=0, alias="TEPPAN_BUDGET_DAILY_USD")
+    budget_monthly_usd: float | None = Field(default=None, gt=0, alias="TEPPAN_BUDGET_MONTHLY_USD")
+    # Edge-case and alert thresholds; the defaults are seed document 000's.
+    edge_min_confidence: float = Field(default=0.7, alias="TEPPAN_EDGE_MIN_CONFIDENCE")
+    edge_max_corrections: int = Field(default=2, alias="TEPPAN_EDGE_MAX_CORRECTIONS")
+    alert_ml_ready_conversations: int = Field(default=10_000, alias="TEPPAN_ALERT_ML_READY_CONVERSATIONS")
+    alert_min_tone_accuracy: float = Field(default=0.75, alias="TEPPAN_ALERT_MIN_TONE_ACCURACY")
+    alert_max_p95_latency_ms: float = Field(default=200.0, alias="TEPPAN_ALERT_MAX_P95_LATENCY_MS")
+    alert_gpu_conversations_per_day: int = Field(
+        default=1_000, alias="TEPPAN_ALERT_GPU_CONVERSATIONS_PER_DAY"
+    )
+    alert_max_accuracy_drop: float = Field(default=0.10, alias="TEPPAN_ALERT_MAX_ACCURACY_DROP")
+    alert_cooldown_seconds: float = Field(default=3600.0, gt=0, alias="TEPPAN_ALERT_COOLDOWN_SECONDS")
+
+    @property
+    def nlp_artifacts_path(self) -> Path:
+        return self.nlp_artifacts_dir or self.data_dir / "models" / "nlp"
 
     @property
     def stack_env_path(self) -> Path:

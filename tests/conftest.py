@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,7 +22,8 @@ from shared.db import create_pool, migrate_database
 from shared.embedded import EmbeddedServers, child_environment, start_missing
 from shared.kafka import create_topics
 from shared.settings import Settings
-from tests.stack.helpers import produce_chat_messages, wait_until_logged
+from tests.analytics.test_sentry_sink import FakeSentry
+from tests.stack.helpers import produce_chat_messages, wait_until_caught_up, wait_until_logged
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +68,11 @@ async def db(stack: Settings) -> AsyncIterator[asyncpg.Pool]:
 class WorkerProcesses:
     """The pipeline's workers as real OS processes, so a test can SIGKILL and restart one."""
 
-    def __init__(self, settings: Settings, servers: EmbeddedServers, kinds: tuple[str, ...]) -> None:
+    def __init__(
+        self, settings: Settings, servers: EmbeddedServers, kinds: tuple[str, ...], **env: str
+    ) -> None:
         self.env = child_environment(
-            servers, TEPPAN_LOG_LEVEL="WARNING", TEPPAN_DATA_DIR=str(settings.data_dir)
+            servers, TEPPAN_LOG_LEVEL="WARNING", TEPPAN_DATA_DIR=str(settings.data_dir), **env
         )
         self.kinds = kinds
         self.processes: dict[str, asyncio.subprocess.Process] = {}
@@ -109,6 +113,62 @@ async def pipeline(
         conversation = str(uuid.uuid4())
         events = await produce_chat_messages(stack, [conversation], per_conversation=2)
         await wait_until_logged(db, [event["event_id"] for event in events], timeout_s=120)
+        yield workers
+    finally:
+        await workers.stop_all()
+
+
+# The analytics worker kinds (issue 4), started beside the pipeline's ingest and logger.
+ANALYTICS_KINDS = ("edge-cases", "metrics", "alerts", "alerting")
+
+
+@pytest.fixture(scope="session")
+def fake_sentry() -> Iterator[FakeSentry]:
+    """A real local HTTP endpoint standing in for Sentry; the alerting worker's SENTRY_DSN points at it."""
+    server = FakeSentry()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+async def analytics(
+    stack: Settings, stack_servers: EmbeddedServers, pipeline: WorkerProcesses, fake_sentry: FakeSentry
+) -> AsyncIterator[WorkerProcesses]:
+    workers = WorkerProcesses(stack, stack_servers, ANALYTICS_KINDS)
+    workers.env["SENTRY_DSN"] = fake_sentry.dsn
+    for kind in workers.kinds:
+        await workers.start(kind)
+    try:
+        # Whatever earlier tests left on the topics is counted before any analytics test looks.
+        await wait_until_caught_up(stack, ANALYTICS_KINDS, timeout_s=120)
+        yield workers
+    finally:
+        await workers.stop_all()
+
+
+@pytest.fixture(scope="session")
+def nlp_artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small NLP artefacts (domain data only) for worker tests; reuses a distilled embedding model if cached."""
+    from services.nlp.fast_path import default_artifact_dir
+    from services.nlp.training import STATIC_SUBDIR, train
+
+    target = tmp_path_factory.mktemp("nlp-worker-artifacts")
+    cached = default_artifact_dir() / STATIC_SUBDIR
+    train(target, public_data=False, static_from=cached if cached.exists() else None)
+    return target
+
+
+# Module scope: the NLP worker must not analyse other modules' messages, which expect no analysis.
+@pytest.fixture(scope="module")
+async def nlp_worker(
+    stack: Settings, stack_servers: EmbeddedServers, pipeline: WorkerProcesses, nlp_artifacts_dir: Path
+) -> AsyncIterator[WorkerProcesses]:
+    workers = WorkerProcesses(stack, stack_servers, ("nlp",), TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir))
+    await workers.start("nlp")
+    try:
         yield workers
     finally:
         await workers.stop_all()

@@ -1,6 +1,7 @@
 """The HTTP front door: `POST /v1/events` validates events and produces them to their `chat.*` topics.
 
 It only produces; the ingest worker de-duplicates and numbers them like any other Kafka input.
+`GET /metrics` serves the analytics figures of the last hour in Prometheus' text format.
 """
 
 from __future__ import annotations
@@ -8,21 +9,29 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import InputEvent
+from services.analytics.metrics import render_prometheus
+from services.analytics.queries import merged_window
 from services.ingest.core import EVENT_TYPE_TOPICS
+from shared.db import create_pool
 from shared.kafka import create_producer
 from shared.settings import Settings
 
 EVENTS_ADAPTER: TypeAdapter[Any] = TypeAdapter(InputEvent | list[InputEvent])
 bearer = HTTPBearer(auto_error=False)
+# `/metrics` shows the stored one-minute windows of this span merged: enough traffic for stable rates
+# and percentiles, recent enough to be "current".
+METRICS_SPAN = timedelta(hours=1)
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def create_app(settings: Settings, *, producer: AIOKafkaProducer | None = None) -> FastAPI:
@@ -30,9 +39,13 @@ def create_app(settings: Settings, *, producer: AIOKafkaProducer | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.producer = producer or create_producer(settings)
         await app.state.producer.start()
+        # Only /metrics reads the database; without one configured the front door still takes events.
+        app.state.pool = await create_pool(settings, max_size=2) if settings.database_url else None
         try:
             yield
         finally:
+            if app.state.pool is not None:
+                await app.state.pool.close()
             await app.state.producer.stop()
 
     app = FastAPI(title="Teppan", version="1", lifespan=lifespan)
@@ -52,6 +65,16 @@ def create_app(settings: Settings, *, producer: AIOKafkaProducer | None = None) 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", dependencies=[Depends(require_token)])
+    async def metrics(request: Request) -> Response:
+        pool = request.app.state.pool
+        if pool is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no database is configured")
+        now = datetime.now(UTC)
+        window = await merged_window(pool, now - METRICS_SPAN, now)
+        body = render_prometheus(window.figures() if window else None)
+        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(require_token)])
     async def post_events(request: Request) -> Any:

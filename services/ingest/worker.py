@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from schemas import topics
 from schemas.events import BookingOutcome, ChatMessage, ServiceCall, SurveyResponse, Turn
+from services.analytics.experiments import Experiment, assign_variants, load_experiments
 from services.ingest.core import (
     INPUT_TOPIC_MODELS,
     VALIDATED_TOPICS,
@@ -35,9 +36,12 @@ def conversation_key(event: IngestedEvent) -> bytes:
 
 
 class IngestHandler:
-    def __init__(self, broker: KafkaBroker, state: IngestState) -> None:
+    def __init__(
+        self, broker: KafkaBroker, state: IngestState, experiments: Sequence[Experiment] = ()
+    ) -> None:
         self._broker = broker
         self._state = state
+        self._experiments = experiments
 
     async def __call__(self, batch: list[Consumed[IngestedEvent]]) -> None:
         events = [item.event for item in batch]
@@ -57,7 +61,13 @@ class IngestHandler:
             if claim.status == "duplicate":
                 continue
             if isinstance(event, ChatMessage):
-                outgoing[topics.CHAT_TURNS].append(build_turn(event, claim.position, experiments={}))
+                variants = assign_variants(
+                    self._experiments,
+                    customer_id=None if event.customer_id is None else str(event.customer_id),
+                    conversation_id=str(event.conversation_id),
+                    at=event.occurred_at,
+                )
+                outgoing[topics.CHAT_TURNS].append(build_turn(event, claim.position, experiments=variants))
             else:
                 outgoing[VALIDATED_TOPICS[type(event)]].append(event)
             published_ids.append(event.event_id)
@@ -66,7 +76,7 @@ class IngestHandler:
         await self._state.mark_published(published_ids)
 
 
-def register(broker: KafkaBroker, state: IngestState) -> None:
+def register(broker: KafkaBroker, state: IngestState, experiments: Sequence[Experiment] = ()) -> None:
     subscribe_batch(
         broker,
         lambda: broker,
@@ -75,7 +85,7 @@ def register(broker: KafkaBroker, state: IngestState) -> None:
         stage="ingest",
         dlq_topic=topics.INGEST_DLQ,
         decode=decode_json_model(model_for_topic),
-        handle=IngestHandler(broker, state),
+        handle=IngestHandler(broker, state, experiments),
         outputs={topic: Turn if model is ChatMessage else model for model, topic in VALIDATED_TOPICS.items()},
         title="ingest",
         description="Validates and de-duplicates chat input, numbers turns, and publishes chat.turns.v1.",
@@ -86,7 +96,11 @@ def register(broker: KafkaBroker, state: IngestState) -> None:
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
     redis = create_redis(settings)
     try:
-        register(broker, IngestState(redis, ttl_seconds=settings.dedup_ttl_seconds))
+        register(
+            broker,
+            IngestState(redis, ttl_seconds=settings.dedup_ttl_seconds),
+            load_experiments(settings.experiments_file),
+        )
         yield
     finally:
         await redis.aclose()

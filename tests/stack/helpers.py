@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import topics
 from schemas.events import DeadLetter
@@ -121,3 +121,59 @@ async def read_dead_letters(
 
 def original_bytes(letter: DeadLetter) -> bytes:
     return base64.b64decode(letter.original_b64)
+
+
+def topics_read_by(kind: str) -> list[str]:
+    """The topics a worker kind's consumer group reads."""
+    from services.analytics import (
+        edge_case_worker,
+        logger_worker,
+        metrics_worker,
+    )
+    from services.ingest.core import INPUT_TOPIC_MODELS
+
+    return {
+        "ingest": list(INPUT_TOPIC_MODELS),
+        "logger": list(logger_worker.TOPIC_MODELS),
+        "edge-cases": list(edge_case_worker.TOPIC_MODELS),
+        "metrics": list(metrics_worker.TOPIC_MODELS),
+        "alerts": [topics.ANALYTICS_METRICS],
+        "alerting": [topics.ANALYTICS_ALERTS],
+    }[kind]
+
+
+async def wait_until_caught_up(settings: Settings, kinds: Sequence[str], *, timeout_s: float = 60) -> None:
+    """Wait until each kind's group has committed every record on its topics, kind after kind (in order,
+    so what one kind publishes for the next is on the topics before the next one is checked)."""
+    from services.worker_kinds import consumer_group
+
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    await reader.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        await reader.topics()
+        for kind in kinds:
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic in topics_read_by(kind)
+                for partition in sorted(reader.partitions_for_topic(topic) or ())
+            ]
+            ends = {tp: end for tp, end in (await reader.end_offsets(partitions)).items() if end > 0}
+            probe = AIOKafkaConsumer(
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=consumer_group(kind),
+                enable_auto_commit=False,
+            )
+            await probe.start()
+            try:
+                while True:
+                    behind = [tp for tp, end in ends.items() if ((await probe.committed(tp)) or 0) < end]
+                    if not behind:
+                        break
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{kind} did not catch up within {timeout_s}s: {behind[:5]}")
+                    await asyncio.sleep(0.2)
+            finally:
+                await probe.stop()
+    finally:
+        await reader.stop()

@@ -1,0 +1,145 @@
+"""The NLP fast path's thin Kafka edge: customer turns in, MessageAnalysis (and escalations) out.
+
+Event ids of what it publishes are derived from the analysed message's id, so a redelivered turn
+republishes the very same events and every consumer drops the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from schemas import topics
+from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis, Turn
+from services.nlp.fast_path import Analysis, FastPath
+from services.worker_kinds import consumer_group
+from shared.consumer import Consumed, UndecodableRecord, decode_json_model, publish_events, subscribe_batch
+from shared.settings import Settings
+
+GROUP_ID = consumer_group("nlp")
+# Fixed namespace: the same message always yields the same analysis and escalation event ids.
+DERIVED_ID_NAMESPACE = uuid.UUID("1f0c5a52-6b1e-4c4e-9d0f-7e2b8a3c9d11")
+
+
+def derived_event_id(message_event_id: uuid.UUID, kind: str) -> uuid.UUID:
+    return uuid.uuid5(DERIVED_ID_NAMESPACE, f"{message_event_id}:{kind}")
+
+
+def model_for_topic(topic: str, payload: Any) -> type[Turn]:
+    if topic != topics.CHAT_TURNS:
+        raise UndecodableRecord(f"the NLP worker does not consume topic {topic!r}")
+    return Turn
+
+
+def message_analysis(turn: Turn, analysis: Analysis) -> MessageAnalysis:
+    return MessageAnalysis(
+        event_id=derived_event_id(turn.event_id, "analysis"),
+        conversation_id=turn.conversation_id,
+        customer_id=turn.customer_id,
+        occurred_at=turn.occurred_at,
+        source="teppan-nlp",
+        message_event_id=turn.event_id,
+        turn_index=turn.turn_index,
+        tone=analysis.tone,
+        tone_probs=analysis.tone_probs,
+        intent=analysis.intent,
+        intent_probs=analysis.intent_probs,
+        sentiment=analysis.sentiment,  # type: ignore[arg-type]
+        frustrated=analysis.frustrated,
+        entities={
+            name: ExtractedEntity(
+                surface=entity.surface,
+                value=entity.value,
+                confidence=entity.confidence,
+                needs_confirmation=entity.needs_confirmation,
+            )
+            for name, entity in analysis.entities.items()
+        },
+        correction=analysis.correction,
+        pii_detected=sorted(kind for kind, found in analysis.pii.items() if found),
+        confidence=analysis.confidence,
+        escalate=analysis.escalate,
+        path="fast",
+        model_versions=analysis.model_versions,
+        latency_ms=analysis.latency_ms,
+        suggested_reply_tone=analysis.suggested_reply_tone,
+        suggested_upsells=analysis.suggested_upsells,
+    )
+
+
+def escalation_request(turn: Turn, analysis: Analysis) -> EscalationRequest:
+    return EscalationRequest(
+        event_id=derived_event_id(turn.event_id, "escalation"),
+        conversation_id=turn.conversation_id,
+        customer_id=turn.customer_id,
+        occurred_at=turn.occurred_at,
+        source="teppan-nlp",
+        message_event_id=turn.event_id,
+        turn_index=turn.turn_index,
+        text=turn.text,
+        requested_slots=turn.context.requested_slots,
+        fast_confidence=analysis.confidence,
+        reason="confidence below the escalation threshold",
+    )
+
+
+def conversation_key(event: MessageAnalysis | EscalationRequest) -> bytes:
+    return str(event.conversation_id).encode()
+
+
+class NlpHandler:
+    def __init__(self, broker: KafkaBroker, fast_path: FastPath) -> None:
+        self._broker = broker
+        self._fast_path = fast_path
+
+    async def __call__(self, batch: list[Consumed[Turn]]) -> None:
+        turns = [item.event for item in batch if item.event.role == "customer"]
+        if not turns:
+            return
+        analyses = self._fast_path.analyze_batch(
+            {
+                "text": turn.text,
+                "requested_slots": turn.context.requested_slots,
+                "occurred_at": turn.occurred_at,
+            }
+            for turn in turns
+        )
+        events = [message_analysis(turn, analysis) for turn, analysis in zip(turns, analyses, strict=True)]
+        escalations = [
+            escalation_request(turn, analysis)
+            for turn, analysis in zip(turns, analyses, strict=True)
+            if analysis.escalate
+        ]
+        await publish_events(self._broker, topics.NLP_ANALYSES, events, key_of=conversation_key)
+        await publish_events(self._broker, topics.ML_ESCALATIONS, escalations, key_of=conversation_key)
+
+
+def register(broker: KafkaBroker, fast_path: FastPath) -> None:
+    subscribe_batch(
+        broker,
+        lambda: broker,
+        topics=[topics.CHAT_TURNS],
+        group_id=GROUP_ID,
+        stage="nlp",
+        dlq_topic=topics.NLP_DLQ,
+        decode=decode_json_model(model_for_topic),
+        handle=NlpHandler(broker, fast_path),
+        outputs={topics.NLP_ANALYSES: MessageAnalysis, topics.ML_ESCALATIONS: EscalationRequest},
+        title="nlp",
+        description="Tone, intent, sentiment and slots for every customer turn (the fast path).",
+    )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
+    # The models load (and on first use train) once per process, off the event loop.
+    fast_path = await asyncio.to_thread(
+        FastPath.load, settings.nlp_artifacts_path, escalation_threshold=settings.escalation_threshold
+    )
+    register(broker, fast_path)
+    yield
