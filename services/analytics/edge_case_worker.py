@@ -61,6 +61,7 @@ def flag_rows(event: Turn | MessageAnalysis, thresholds: EdgeCaseThresholds) -> 
             entities=event.entities,
             sentiment=event.sentiment,
             frustrated=event.frustrated,
+            intent=event.intent,
         )
         message_id = event.message_event_id
     return [

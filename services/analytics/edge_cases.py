@@ -36,6 +36,12 @@ class EdgeCaseThresholds:
     # Whether a "negative" sentiment label alone counts as frustration (the seed's rule),
     # besides the NLP's explicit frustration flag.
     negative_sentiment_is_frustration: bool = True
+    # "No entities found" only matters where the customer was giving booking details: a "thanks!"
+    # or a menu question carries none by nature, and flagging it would flag every conversation.
+    # An unknown intent (None) keeps the seed's literal rule.
+    entity_bearing_intents: frozenset[str] = frozenset(
+        {"booking_inquiry", "modification_request", "scheduling_question"}
+    )
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class MessageFacts:
         so an unanalysed message is never reported as having found nothing.
     sentiment: the sentiment label ("negative", ...), if known.
     frustrated: the NLP's frustration verdict, if known.
+    intent: the NLP's intent, if known.
     corrections: corrections so far in the conversation, this message included.
     """
 
@@ -56,6 +63,7 @@ class MessageFacts:
     entities: Mapping[str, Any] | Sequence[Any] | None = None
     sentiment: str | None = None
     frustrated: bool | None = None
+    intent: str | None = None
     corrections: int = 0
 
 
@@ -72,7 +80,8 @@ def edge_case_reasons(
     found: set[str] = set()
     if facts.confidence is not None and facts.confidence < thresholds.min_confidence:
         found.add(LOW_CONFIDENCE)
-    if facts.entities is not None and len(facts.entities) == 0:
+    expects_entities = facts.intent is None or facts.intent in thresholds.entity_bearing_intents
+    if facts.entities is not None and len(facts.entities) == 0 and expects_entities:
         found.add(NO_ENTITIES_FOUND)
     if facts.corrections > thresholds.max_corrections:
         found.add(MULTIPLE_CORRECTIONS)

@@ -79,3 +79,18 @@ def test_reasons_come_in_seed_order_and_thresholds_are_configurable() -> None:
     ]
     lenient = EdgeCaseThresholds(min_confidence=0.4, max_corrections=5)
     assert edge_case_reasons(worst, lenient) == [NO_ENTITIES_FOUND, CUSTOMER_EXPRESSED_FRUSTRATION]
+
+
+@pytest.mark.parametrize(
+    ("intent", "flagged"),
+    [
+        ("booking_inquiry", True),
+        ("modification_request", True),
+        ("menu_question", False),
+        ("other", False),
+        (None, True),
+    ],
+)
+def test_no_entities_counts_only_where_details_are_expected(intent: str | None, flagged: bool) -> None:
+    reasons = edge_case_reasons(MessageFacts(role="customer", confidence=0.9, entities={}, intent=intent))
+    assert (NO_ENTITIES_FOUND in reasons) is flagged
