@@ -21,10 +21,10 @@ from schemas import topics
 from schemas.events import EdgeCaseFlagged, MessageAnalysis, Turn
 from services.analytics.edge_cases import EdgeCaseThresholds, MessageFacts, edge_case_reasons
 from services.analytics.prediction_log import PredictionLog, prediction_record
-from services.analytics.sentry_sink import scrub_text
 from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, UndecodableRecord, decode_json_model, publish_events, subscribe_batch
 from shared.db import create_pool, migrate_database
+from shared.pii import scrub_pii
 from shared.settings import Settings
 
 GROUP_ID = consumer_group("edge-cases")
@@ -218,7 +218,7 @@ class EdgeCaseHandler:
                 inputs[event.event_id] = (
                     event.event_id,
                     event.conversation_id,
-                    scrub_text(event.text),
+                    scrub_pii(event.text),
                     json.dumps(event.context.requested_slots),
                     event.occurred_at,
                 )

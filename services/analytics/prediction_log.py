@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from services.analytics.sentry_sink import FILTERED, scrub, scrub_text
+from services.analytics.sentry_sink import FILTERED, scrub
+from shared.pii import scrub_pii
 
 # Slots that hold a person's identity or contact details; their values never reach the log.
 PII_SLOTS: frozenset[str] = frozenset({"name", "customer_name", "contact_name", "phone", "email", "address"})
@@ -55,9 +56,9 @@ def prediction_record(
         "conversation_id": conversation_id,
         "timestamp": _utc(timestamp).isoformat(),
         "model": {"name": model_name, "provider": provider, "prompt_version": prompt_version},
-        "input": {"user_text": scrub_text(user_text), "state": state, "slots": _scrub_slots(slots)},
+        "input": {"user_text": scrub_pii(user_text), "state": state, "slots": _scrub_slots(slots)},
         "output": {
-            "response": None if response is None else scrub_text(response),
+            "response": None if response is None else scrub_pii(response),
             "extracted_slots": _scrub_slots(extracted_slots),
             "confidence": confidence,
             "next_state": next_state,

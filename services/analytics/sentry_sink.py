@@ -1,27 +1,20 @@
-"""Sends fired alerts to Sentry (one issue per rule) with PII scrubbed; logs them when there is no DSN.
-
-Also holds the small phone/email scrubber the prediction log reuses.
-"""
+"""Sends fired alerts to Sentry (one issue per rule) with PII scrubbed; logs them when there is no DSN."""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 
 from services.analytics.alerts import FiredAlert
+from shared.pii import scrub_pii
 
 if TYPE_CHECKING:
     from sentry_sdk._types import Event, Hint
 
 FILTERED = "[Filtered]"
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# 9 to 15 digits (E.164's range) with optional +, spaces, dots, dashes or brackets between them;
-# not touching other digits or letters, so ids and amounts are left alone. Plain dates have only 8.
-PHONE_RE = re.compile(r"(?<![\w+])\+?\(?\d(?:[ .\-()]{0,2}\d){8,14}(?!\w)")
 # Keys whose values are free text typed or spoken by people: dropped whole, since names,
 # addresses and the like cannot all be caught by patterns.
 TEXT_KEYS: frozenset[str] = frozenset(
@@ -45,15 +38,10 @@ _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.
                "error": logging.ERROR, "fatal": logging.CRITICAL}  # fmt: skip
 
 
-def scrub_text(text: str) -> str:
-    """`text` with email addresses and phone numbers replaced by placeholders."""
-    return PHONE_RE.sub("[phone]", EMAIL_RE.sub("[email]", text))
-
-
 def scrub(value: Any) -> Any:
     """A copy of `value` with strings scrubbed and every TEXT_KEYS entry of a mapping filtered."""
     if isinstance(value, str):
-        return scrub_text(value)
+        return scrub_pii(value)
     if isinstance(value, Mapping):
         return {
             key: FILTERED if isinstance(key, str) and key.lower() in TEXT_KEYS else scrub(item)
@@ -113,7 +101,7 @@ class AlertSink:
                 _LOG_LEVELS.get(alert.level, logging.WARNING),
                 "alert %s: %s",
                 alert.rule,
-                scrub_text(alert.message),
+                scrub_pii(alert.message),
                 extra={
                     "alert_rule": alert.rule,
                     "alert_value": alert.value,

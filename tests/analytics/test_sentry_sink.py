@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from services.analytics.alerts import HIGH_LATENCY, AlertEngine, FiredAlert, Observations
-from services.analytics.sentry_sink import AlertSink, before_send, scrub, scrub_text
+from services.analytics.sentry_sink import AlertSink, before_send, scrub
+from shared.pii import scrub_pii
 
 T0 = datetime(2026, 11, 22, 12, tzinfo=UTC)
 PHONE, EMAIL = "+1 (415) 555-0123", "jane.doe@example.com"
@@ -89,8 +90,8 @@ def sentry() -> Iterator[FakeSentry]:
 
 
 def test_scrubbers() -> None:
-    assert scrub_text(CUSTOMER_TEXT) == "hi it's Jane, call me on [phone] or mail [email]"
-    assert scrub_text("party of 30 on 2026-11-29, booking BK123 for $1950.00") == (
+    assert scrub_pii(CUSTOMER_TEXT) == "hi it's Jane, call me on [phone] or mail [email]"
+    assert scrub_pii("party of 30 on 2026-11-29, booking BK123 for $1950.00") == (
         "party of 30 on 2026-11-29, booking BK123 for $1950.00"
     )
     assert scrub({"text": "anything", "n": 3, "notes": [f"ring {PHONE}"]}) == {
