@@ -445,7 +445,8 @@ class _Builder:
             tone_ok = None
         ev = self._envelope("survey.response")
         ev.update(rating=rating, understood=understood, tone_appropriate=tone_ok, free_text=free)
-        self.tail.append((rng.uniform(30.0, 900.0), CHAT_SURVEYS, ev))
+        # Sent soon after the chat ends, as a post-booking survey usually is.
+        self.tail.append((rng.uniform(20.0, 120.0), CHAT_SURVEYS, ev))
 
     def script(self) -> _Script:
         return _Script(
