@@ -210,7 +210,10 @@ async def run_pipeline_benchmark(
                             {
                                 "baseline": BASELINE_NAME,
                                 **baseline,
-                                "pipeline_speedup": round(
+                                # Fed at a fixed rate, throughput is the rate, so a ratio would mean nothing.
+                                "pipeline_speedup": None
+                                if rate
+                                else round(
                                     result["throughput_msgs_per_s"] / baseline["throughput_msgs_per_s"], 2
                                 ),
                             }
