@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, ValidationError
@@ -57,6 +57,20 @@ def describe_validation_error(error: ValidationError) -> str:
         location = ".".join(str(part) for part in detail["loc"]) or "(root)"
         parts.append(f"{location}: {detail['msg']}")
     return "; ".join(parts)
+
+
+def models_by_topic(
+    models: Mapping[str, type[BaseModel]], stage: str
+) -> Callable[[str, Any], type[BaseModel]]:
+    """The model each consumed topic validates as; a record from any other topic is undecodable."""
+
+    def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
+        model = models.get(topic)
+        if model is None:
+            raise UndecodableRecord(f"the {stage} worker does not consume topic {topic!r}")
+        return model
+
+    return model_for_topic
 
 
 def decode_json_model(model_for_topic: Callable[[str, Any], type[BaseModel]]) -> Decoder:
@@ -112,35 +126,35 @@ async def publish_events(
 
 
 def subscribe_batch(
-    registry: KafkaBroker | KafkaRouter,
-    publisher_broker: Callable[[], KafkaBroker],
+    broker: KafkaBroker,
     *,
-    topics: Sequence[str],
+    models: Mapping[str, type[BaseModel]],
     group_id: str,
     stage: str,
     dlq_topic: str,
-    decode: Decoder,
     handle: BatchHandler,
+    decode: Decoder | None = None,
     outputs: Mapping[str, type[BaseModel]] | None = None,
     max_records: int = 1000,
     title: str | None = None,
     description: str | None = None,
 ) -> None:
-    """Register `handle` as a committed-after-processing batch consumer with dead letters.
+    """Register `handle` as a committed-after-processing batch consumer of `models`' topics, with dead letters.
 
-    `publisher_broker` returns the broker the DLQ is published through; it is a callable so a router
-    can be registered before the broker it ends up in exists. `outputs` names the topics the handler
-    publishes to, so the AsyncAPI document shows them with their payload schemas.
+    Each record must be UTF-8 JSON valid for its topic's model, unless `decode` says otherwise.
+    `outputs` names the topics the handler publishes to, so the AsyncAPI document shows them with
+    their payload schemas.
     """
+    decode = decode or decode_json_model(models_by_topic(models, stage))
     for topic, model in {**(outputs or {}), dlq_topic: DeadLetter}.items():
-        registry.publisher(topic, schema=model, title=f"{stage} -> {topic}", description=model.__doc__)
+        broker.publisher(topic, schema=model, title=f"{stage} -> {topic}", description=model.__doc__)
 
     async def raw_records(message: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
         raw = message.raw_message
         return raw if isinstance(raw, tuple) else (raw,)
 
-    @registry.subscriber(
-        *topics,
+    @broker.subscriber(
+        *models,
         batch=True,
         group_id=group_id,
         auto_offset_reset="earliest",
@@ -173,7 +187,7 @@ def subscribe_batch(
             decoded.append(Consumed(event, record.topic, record.partition, record.offset))
         try:
             if dead:
-                await publish_events(publisher_broker(), dlq_topic, dead, key_of=_dead_letter_key)
+                await publish_events(broker, dlq_topic, dead, key_of=_dead_letter_key)
             if decoded:
                 await handle(decoded)
         except Exception:

@@ -7,28 +7,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel
 
 from schemas import topics
 from schemas.events import Alert
 from services.analytics.alerts import FiredAlert
 from services.analytics.sentry_sink import AlertSink
 from services.worker_kinds import consumer_group
-from shared.consumer import Consumed, UndecodableRecord, decode_json_model, subscribe_batch
+from shared.consumer import Consumed, subscribe_batch
 from shared.db import create_pool, migrate_database
 from shared.settings import Settings
 
 GROUP_ID = consumer_group("alerting")
-
-
-def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
-    if topic != topics.ANALYTICS_ALERTS:
-        raise UndecodableRecord(f"the alerting worker does not consume topic {topic!r}")
-    return Alert
 
 
 def fired(alert: Alert) -> FiredAlert:
@@ -84,12 +76,10 @@ class AlertingHandler:
 def register(broker: KafkaBroker, handler: AlertingHandler) -> None:
     subscribe_batch(
         broker,
-        lambda: broker,
-        topics=[topics.ANALYTICS_ALERTS],
+        models={topics.ANALYTICS_ALERTS: Alert},
         group_id=GROUP_ID,
         stage="alerting",
         dlq_topic=topics.ANALYTICS_DLQ,
-        decode=decode_json_model(model_for_topic),
         handle=handler,
         title="alerting",
         description="Sends each alert to Sentry once (fingerprint = rule, PII scrubbed), or logs it.",

@@ -14,7 +14,6 @@ from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel
 
 from schemas import topics
 from schemas.events import Alert, MetricsSnapshot
@@ -22,7 +21,7 @@ from services.analytics import queries
 from services.analytics.alerts import AlertEngine, AlertThresholds, FiredAlert, Observations, budget_alert
 from services.analytics.costs import Budgets, BudgetTracker, PriceTable, period_spend
 from services.worker_kinds import consumer_group
-from shared.consumer import Consumed, UndecodableRecord, decode_json_model, publish_events, subscribe_batch
+from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.db import create_pool, migrate_database
 from shared.settings import Settings
 
@@ -35,12 +34,6 @@ WEEK = timedelta(days=7)
 # Snapshots arrive several times a second under load; the rules need not be evaluated more often.
 MIN_EVALUATION_INTERVAL_S = 1.0
 STATE_NAMES = ("rules", "budget", "weekly")
-
-
-def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
-    if topic != topics.ANALYTICS_METRICS:
-        raise UndecodableRecord(f"the alerts worker does not consume topic {topic!r}")
-    return MetricsSnapshot
 
 
 def alert_event(alert: FiredAlert) -> Alert:
@@ -154,12 +147,10 @@ class AlertRules:
 def register(broker: KafkaBroker, rules: AlertRules) -> None:
     subscribe_batch(
         broker,
-        lambda: broker,
-        topics=[topics.ANALYTICS_METRICS],
+        models={topics.ANALYTICS_METRICS: MetricsSnapshot},
         group_id=GROUP_ID,
         stage="alerts",
         dlq_topic=topics.ANALYTICS_DLQ,
-        decode=decode_json_model(model_for_topic),
         handle=rules,
         outputs={topics.ANALYTICS_ALERTS: Alert},
         title="alerts",

@@ -22,7 +22,7 @@ from schemas.events import EdgeCaseFlagged, MessageAnalysis, Turn
 from services.analytics.edge_cases import EdgeCaseThresholds, MessageFacts, edge_case_reasons
 from services.analytics.prediction_log import PredictionLog, prediction_record
 from services.worker_kinds import consumer_group
-from shared.consumer import Consumed, UndecodableRecord, decode_json_model, publish_events, subscribe_batch
+from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.db import create_pool, migrate_database
 from shared.pii import scrub_pii
 from shared.settings import Settings
@@ -32,13 +32,6 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {topics.CHAT_TURNS: Turn, topics.NLP_
 # Namespace of the deterministic EdgeCaseFlagged event ids: a batch retried after a crash republishes
 # the same ids, so consumers of analytics.edge-cases.v1 stay idempotent.
 FLAG_NAMESPACE = uuid.UUID("5b0f3c1e-8f7a-4d3b-9a51-2f0c6e7d8a90")
-
-
-def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
-    model = TOPIC_MODELS.get(topic)
-    if model is None:
-        raise UndecodableRecord(f"the edge-case flagger does not consume topic {topic!r}")
-    return model
 
 
 # (conversation_id, reason, message event id, customer_id, occurred_at)
@@ -246,12 +239,10 @@ class EdgeCaseHandler:
 def register(broker: KafkaBroker, store: EdgeCaseStore, thresholds: EdgeCaseThresholds) -> None:
     subscribe_batch(
         broker,
-        lambda: broker,
-        topics=list(TOPIC_MODELS),
+        models=TOPIC_MODELS,
         group_id=GROUP_ID,
         stage="edge-cases",
         dlq_topic=topics.ANALYTICS_DLQ,
-        decode=decode_json_model(model_for_topic),
         handle=EdgeCaseHandler(broker, store, thresholds),
         outputs={topics.ANALYTICS_EDGE_CASES: EdgeCaseFlagged},
         title="edge-cases",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
@@ -20,7 +19,7 @@ from services.analytics.logger_core import (
 )
 from services.analytics.logger_store import ConversationLogStore
 from services.worker_kinds import consumer_group
-from shared.consumer import Consumed, UndecodableRecord, decode_json_model, subscribe_batch
+from shared.consumer import Consumed, subscribe_batch
 from shared.db import create_pool, migrate_database
 from shared.settings import Settings
 
@@ -30,13 +29,6 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.NLP_ANALYSES: MessageAnalysis,
     topics.INGEST_OUTCOMES: BookingOutcome,
 }
-
-
-def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
-    model = TOPIC_MODELS.get(topic)
-    if model is None:
-        raise UndecodableRecord(f"the logger does not consume topic {topic!r}")
-    return model
 
 
 class LoggerHandler:
@@ -63,12 +55,10 @@ class LoggerHandler:
 def register(broker: KafkaBroker, store: ConversationLogStore) -> None:
     subscribe_batch(
         broker,
-        lambda: broker,
-        topics=list(TOPIC_MODELS),
+        models=TOPIC_MODELS,
         group_id=GROUP_ID,
         stage="logger",
         dlq_topic=topics.ANALYTICS_DLQ,
-        decode=decode_json_model(model_for_topic),
         handle=LoggerHandler(store),
         title="logger",
         description="Writes messages, analyses and outcomes to PostgreSQL and rebuilds conversation_logs.",

@@ -27,7 +27,7 @@ from schemas.events import (
 )
 from services.analytics.metrics import MetricsAggregator, MetricsWindow, window_start
 from services.worker_kinds import consumer_group
-from shared.consumer import Consumed, UndecodableRecord, decode_json_model, publish_events, subscribe_batch
+from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.db import create_pool, migrate_database
 from shared.settings import Settings
 
@@ -46,13 +46,6 @@ LABELLED_COLUMNS = {"tone": "detected_tone", "intent": "detected_intent"}
 UNSPECIFIED = "(unspecified)"
 
 MetricsEvent = Turn | MessageAnalysis | BookingOutcome | SurveyResponse | ServiceCall | Label
-
-
-def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
-    model = TOPIC_MODELS.get(topic)
-    if model is None:
-        raise UndecodableRecord(f"the metrics worker does not consume topic {topic!r}")
-    return model
 
 
 def usage_row(event: Turn | ServiceCall) -> tuple[Any, ...] | None:
@@ -331,12 +324,10 @@ def _key(event: MetricsSnapshot) -> bytes:
 def register(broker: KafkaBroker, store: MetricsStore) -> None:
     subscribe_batch(
         broker,
-        lambda: broker,
-        topics=list(TOPIC_MODELS),
+        models=TOPIC_MODELS,
         group_id=GROUP_ID,
         stage="metrics",
         dlq_topic=topics.ANALYTICS_DLQ,
-        decode=decode_json_model(model_for_topic),
         handle=MetricsHandler(broker, store),
         outputs={topics.ANALYTICS_METRICS: MetricsSnapshot},
         title="metrics",

@@ -79,8 +79,7 @@ class IngestHandler:
 def register(broker: KafkaBroker, state: IngestState, experiments: Sequence[Experiment] = ()) -> None:
     subscribe_batch(
         broker,
-        lambda: broker,
-        topics=list(INPUT_TOPIC_MODELS),
+        models=INPUT_TOPIC_MODELS,
         group_id=GROUP_ID,
         stage="ingest",
         dlq_topic=topics.INGEST_DLQ,

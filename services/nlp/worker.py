@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 
@@ -18,7 +17,7 @@ from schemas import topics
 from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis, Turn
 from services.nlp.fast_path import Analysis, FastPath
 from services.worker_kinds import consumer_group
-from shared.consumer import Consumed, UndecodableRecord, decode_json_model, publish_events, subscribe_batch
+from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.settings import Settings
 
 GROUP_ID = consumer_group("nlp")
@@ -28,12 +27,6 @@ DERIVED_ID_NAMESPACE = uuid.UUID("1f0c5a52-6b1e-4c4e-9d0f-7e2b8a3c9d11")
 
 def derived_event_id(message_event_id: uuid.UUID, kind: str) -> uuid.UUID:
     return uuid.uuid5(DERIVED_ID_NAMESPACE, f"{message_event_id}:{kind}")
-
-
-def model_for_topic(topic: str, payload: Any) -> type[Turn]:
-    if topic != topics.CHAT_TURNS:
-        raise UndecodableRecord(f"the NLP worker does not consume topic {topic!r}")
-    return Turn
 
 
 def message_analysis(turn: Turn, analysis: Analysis) -> MessageAnalysis:
@@ -122,12 +115,10 @@ class NlpHandler:
 def register(broker: KafkaBroker, fast_path: FastPath) -> None:
     subscribe_batch(
         broker,
-        lambda: broker,
-        topics=[topics.CHAT_TURNS],
+        models={topics.CHAT_TURNS: Turn},
         group_id=GROUP_ID,
         stage="nlp",
         dlq_topic=topics.NLP_DLQ,
-        decode=decode_json_model(model_for_topic),
         handle=NlpHandler(broker, fast_path),
         outputs={topics.NLP_ANALYSES: MessageAnalysis, topics.ML_ESCALATIONS: EscalationRequest},
         title="nlp",
