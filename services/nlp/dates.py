@@ -66,6 +66,12 @@ _WEEKDAY_FULL = r"(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturday
 _WEEKDAY = r"(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?|mon|tues?|wed|weds|thu|thurs?|fri|sat|sun)"
 _ORD_WORD = "|".join(sorted(ORDINALS, key=len, reverse=True))
 _DAY = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?|{_ORD_WORD}|twenty[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[\s-]first)"
+# "the third protein", "the second tray": an ordinal before one of these nouns counts things, not days.
+_NOT_A_DATE_AFTER_ORDINAL = (
+    r"(?:floor|time|row|person|guest|anniversary|birthday|protein|meat|course|option|item|choice|one|tray|"
+    r"side|dish|entree|plate|serving|round|chef|hour|kid|child|adult|table|order|location|address|payment|"
+    r"deposit|package|menu|appetizer|drink|bottle|add-?on|upsell|grade|year|place)s?\b"
+)
 _DAY_ORD = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)|{_ORD_WORD}|twenty[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[\s-]first)"
 _YEAR = r"(?:20\d\d|'\d\d)"
 
@@ -129,9 +135,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("weekday", re.compile(rf"\b({_WEEKDAY_FULL})\b")),
     (
         "the_ord",
-        re.compile(
-            rf"\b(?:on\s+|for\s+)?the\s+({_DAY_ORD})\b(?!\s+(?:floor|time|row|person|guest|anniversary|birthday))"
-        ),
+        re.compile(rf"\b(?:on\s+|for\s+)?the\s+({_DAY_ORD})\b(?!\s+{_NOT_A_DATE_AFTER_ORDINAL})"),
     ),
     ("bare_ord", re.compile(r"\b((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b")),
 ]

@@ -82,6 +82,17 @@ def test_dates(text: str, surface: str, value: str) -> None:
     assert [(e.surface, e.value) for e in found] == [(surface, value)]
 
 
+@pytest.mark.parametrize(
+    "text", ["how much is the third protein?", "add the second tray of gyoza", "the first option sounds good"]
+)
+def test_ordinals_that_count_things_are_not_dates(text: str) -> None:
+    assert find_dates(text, BASE) == []
+
+
+def test_a_bare_ordinal_day_is_a_date() -> None:
+    assert [e.surface for e in find_dates("can we do the third?", BASE)] == ["the third"]
+
+
 def test_next_saturday_resolves_against_occurred_at() -> None:
     assert find_dates("next Saturday", date(2026, 11, 23))[0].value == "2026-11-28"
     assert find_dates("next Saturday", date(2026, 11, 14))[0].value == "2026-11-21"
