@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
@@ -29,15 +30,22 @@ def derived_event_id(message_event_id: uuid.UUID, kind: str) -> uuid.UUID:
     return uuid.uuid5(DERIVED_ID_NAMESPACE, f"{message_event_id}:{kind}")
 
 
+def about_turn(turn: Turn, kind: str) -> dict[str, Any]:
+    """The fields every event the worker derives from a turn shares: its own id, and the turn's."""
+    return {
+        "event_id": derived_event_id(turn.event_id, kind),
+        "conversation_id": turn.conversation_id,
+        "customer_id": turn.customer_id,
+        "occurred_at": turn.occurred_at,
+        "source": "teppan-nlp",
+        "message_event_id": turn.event_id,
+        "turn_index": turn.turn_index,
+    }
+
+
 def message_analysis(turn: Turn, analysis: Analysis) -> MessageAnalysis:
     return MessageAnalysis(
-        event_id=derived_event_id(turn.event_id, "analysis"),
-        conversation_id=turn.conversation_id,
-        customer_id=turn.customer_id,
-        occurred_at=turn.occurred_at,
-        source="teppan-nlp",
-        message_event_id=turn.event_id,
-        turn_index=turn.turn_index,
+        **about_turn(turn, "analysis"),
         tone=analysis.tone,
         tone_probs=analysis.tone_probs,
         intent=analysis.intent,
@@ -67,13 +75,7 @@ def message_analysis(turn: Turn, analysis: Analysis) -> MessageAnalysis:
 
 def escalation_request(turn: Turn, analysis: Analysis) -> EscalationRequest:
     return EscalationRequest(
-        event_id=derived_event_id(turn.event_id, "escalation"),
-        conversation_id=turn.conversation_id,
-        customer_id=turn.customer_id,
-        occurred_at=turn.occurred_at,
-        source="teppan-nlp",
-        message_event_id=turn.event_id,
-        turn_index=turn.turn_index,
+        **about_turn(turn, "escalation"),
         text=turn.text,
         requested_slots=turn.context.requested_slots,
         fast_confidence=analysis.confidence,
