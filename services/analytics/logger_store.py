@@ -37,6 +37,22 @@ UPSERTS = {
 }
 
 
+async def refresh_conversation_logs(connection: asyncpg.Connection, conversations: Sequence[UUID]) -> None:
+    """Rebuild the `conversation_logs` rows of these conversations, inside the caller's transaction.
+
+    Every writer of something the row shows (messages, analyses, outcomes, surveys, labels) calls this.
+    """
+    if not conversations:
+        return
+    ordered = sorted(set(conversations), key=str)
+    # Serialise rebuilds of one conversation across writers: turns, analyses and surveys of one
+    # conversation can be read by different processes. Locks are taken in one order, so no deadlock.
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(id::text, 0)) FROM unnest($1::uuid[]) AS id", ordered
+    )
+    await connection.execute("SELECT refresh_conversation_logs($1::uuid[])", ordered)
+
+
 class ConversationLogStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -64,11 +80,4 @@ class ConversationLogStore:
                 )
                 await connection.copy_records_to_table(staging, records=rows, columns=list(STAGING[table]))
                 await connection.execute(UPSERTS[table])
-            if conversations:
-                # Serialise rebuilds of one conversation across logger replicas (turns and analyses of
-                # one conversation can be read by different replicas).
-                await connection.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(id::text, 0)) FROM unnest($1::uuid[]) AS id",
-                    list(conversations),
-                )
-                await connection.execute("SELECT refresh_conversation_logs($1::uuid[])", list(conversations))
+            await refresh_conversation_logs(connection, conversations)

@@ -25,6 +25,7 @@ from schemas.events import (
     SurveyResponse,
     Turn,
 )
+from services.analytics.logger_store import refresh_conversation_logs
 from services.analytics.metrics import MetricsAggregator, MetricsWindow, window_start
 from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, publish_events, subscribe_batch
@@ -176,6 +177,8 @@ class MetricsStore:
                 [x.labeller for x in labels],
                 [x.occurred_at for x in labels],
             )
+        # The conversation log shows the mean survey rating and the tone accuracy against labels.
+        await refresh_conversation_logs(connection, [e.conversation_id for e in (*surveys, *labels)])
         turns = [e for e in events if isinstance(e, Turn)]
         if turns:
             # Idempotent by construction (max and or), so it needs no claim; turns are applied before
