@@ -19,6 +19,7 @@ from services.nlp.corrections import CORRECTION_RE
 WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 _EMOJI_RE = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2764]")
 _CACHE_LIMIT = 200_000
+MIN_NORM = 1e-6
 CHARGRAMS = False
 
 
@@ -194,11 +195,14 @@ class Featurizer:
         return ids
 
     def embed(self, text: str) -> np.ndarray:
-        """Mean of the token vectors, not normalised: it stays linear, so heads can pre-project the table."""
+        """Sum of the token vectors scaled to unit length (the direction of their mean). Heads still pre-project
+        the table: logits = sum(P[ids]) / ||sum(E[ids])||, so serving needs only the norm of the sum.
+        Unit length keeps one-word replies and long run-ons on the same scale for the linear heads."""
         ids = self.token_ids(text)
         if not ids:
             return np.zeros(self.embeddings.shape[1], dtype=np.float32)
-        return self.embeddings[ids].mean(axis=0)
+        v = self.embeddings[ids].sum(axis=0)
+        return v / max(float(np.linalg.norm(v)), MIN_NORM)
 
     def _gram_lex(self, gram: str) -> list[int]:
         cache = self._gram_ids

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.nlp.featurizer import Featurizer
+from services.nlp.featurizer import MIN_NORM, Featurizer
 
 
 @dataclass
@@ -51,10 +51,12 @@ def fit_head(
 
 
 class StackedHeads:
-    """All heads at once: logits = mean(P[token ids]) + sum(W_lex[ngram ids]) + b, then a softmax per head.
+    """All heads at once: logits = sum(P[token ids]) / ||sum(E[token ids])|| + sum(W_lex[ngram ids]) + b, then
+    a softmax per head.
 
     P = E @ W_dense.T projects every token's static vector into logit space once, at load time; since the
-    message embedding is a plain mean of token vectors, this gives the same logits as embedding first.
+    message embedding is the token vectors' sum scaled to unit length, this gives the same logits as embedding
+    first.
     """
 
     def __init__(self, heads: list[HeadSpec], featurizer: Featurizer) -> None:
@@ -63,7 +65,12 @@ class StackedHeads:
         self.w_dense = np.vstack([h.coef_dense for h in heads]).astype(np.float32)
         self.w_lex = np.vstack([h.coef_lex for h in heads]).T.astype(np.float32).copy()  # (vocab, total)
         self.bias = np.concatenate([h.intercept for h in heads]).astype(np.float32)
-        self.token_logits = (featurizer.embeddings @ self.w_dense.T).astype(np.float32)
+        # One table per token: its static vector, then its projection into every head's logits. A message
+        # gathers its rows once; the first `dim` sums give the norm that scales the projected part.
+        self.dim = featurizer.embeddings.shape[1]
+        self.token_table = np.hstack([featurizer.embeddings, featurizer.embeddings @ self.w_dense.T]).astype(
+            np.float32
+        )
         self.slices: list[tuple[str, list[str], slice, float]] = []
         offset = 0
         for h in heads:
@@ -77,7 +84,8 @@ class StackedHeads:
         tok, lex = self.featurizer.ids(text)
         out = self.bias.copy()
         if tok:
-            out += self.token_logits[tok].sum(axis=0) / len(tok)
+            summed = self.token_table[tok].sum(axis=0)
+            out += summed[self.dim :] / max(float(np.linalg.norm(summed[: self.dim])), MIN_NORM)
         if lex:
             out += self.w_lex[lex].sum(axis=0)
         return out
@@ -104,14 +112,15 @@ class StackedHeads:
         lex_ids: list[int] = []
         tok_seg = np.zeros(len(texts), dtype=np.int64)
         lex_seg = np.zeros(len(texts), dtype=np.int64)
-        tok_n = np.zeros(len(texts), dtype=np.float32)
         for i, t in enumerate(texts):
             tok, lex = self.featurizer.ids(t)
-            tok_seg[i], lex_seg[i], tok_n[i] = len(tok_ids), len(lex_ids), len(tok)
+            tok_seg[i], lex_seg[i] = len(tok_ids), len(lex_ids)
             tok_ids += tok
             lex_ids += lex
         out = np.tile(self.bias, (len(texts), 1))
-        out += _segment_sums(self.token_logits, tok_ids, tok_seg) / np.maximum(tok_n, 1)[:, None]
+        summed = _segment_sums(self.token_table, tok_ids, tok_seg)
+        norms = np.maximum(np.linalg.norm(summed[:, : self.dim], axis=1), MIN_NORM)
+        out += summed[:, self.dim :] / norms[:, None]
         out += _segment_sums(self.w_lex, lex_ids, lex_seg)
         return out
 
