@@ -1,8 +1,10 @@
--- The seed's performance_metrics get their two missing figures: customer_satisfaction (the mean
--- survey rating, 1-5) and tone_accuracy (the share of human tone labels the detected tone matched).
--- Whoever stores a survey or a label rebuilds its conversation's row, so both stay current.
+-- Rebuilds the seed-shaped `conversation_logs` rows of the given conversations from `messages`,
+-- `message_analyses`, `outcomes`, `surveys` and `labels`. Rebuilding rather than appending is what keeps
+-- a redelivered event from adding a second array entry. performance_metrics carries
+-- customer_satisfaction (the mean survey rating, 1-5) and tone_accuracy (the share of human tone labels
+-- the detected tone matched). Whoever writes any of those tables rebuilds the conversation's row.
 
-CREATE OR REPLACE FUNCTION refresh_conversation_logs(conversation_ids UUID[]) RETURNS void
+CREATE FUNCTION refresh_conversation_logs(conversation_ids UUID[]) RETURNS void
 LANGUAGE sql AS $$
 WITH touched AS (
     SELECT DISTINCT id FROM unnest(conversation_ids) AS id
