@@ -13,6 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 # A chat turn is text a person typed; anything longer is a paste or an attack, and goes to the DLQ.
 MAX_TEXT_CHARS = 16_000
+# The columns these land in are PostgreSQL INTEGER (customer ids: the seed's own DDL) and NUMERIC(12, 2);
+# a value the database cannot hold is rejected at the edge, never discovered by a worker on every retry.
+INT32_MAX = 2_147_483_647
+MAX_MONEY = 9_999_999_999.99
+# Event times outside these years are a front end's bug (or an attack on date arithmetic): the latest
+# representable datetime overflows as soon as it is converted to UTC or a window is added to it.
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+CustomerId = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Milliseconds = Annotated[float, Field(ge=0, le=1e9)]
 
 Role = Literal["customer", "ai", "human_agent"]
 SlotName = Literal["people", "date", "time", "first_name", "last_name"]
@@ -25,22 +37,29 @@ def utc_now() -> datetime:
 class Envelope(BaseModel):
     """Fields every event carries. `occurred_at` is always stored as UTC."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinity fit no column and break every sum they enter.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     event_id: UUID = Field(default_factory=uuid4)
     event_type: str
     schema_version: Literal[1] = 1
     occurred_at: datetime = Field(default_factory=utc_now)
-    customer_id: int | None = None
-    source: str | None = None
+    customer_id: CustomerId | None = None
+    source: Annotated[str, Field(max_length=200)] | None = None
 
     @field_validator("occurred_at")
     @classmethod
     def _as_utc(cls, value: datetime) -> datetime:
         # A naive timestamp from a front end is taken as UTC rather than guessed from the server's zone.
         if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+            value = value.replace(tzinfo=UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must be between 1970 and 2100 (UTC)") from None
+        if not EARLIEST_EVENT_TIME <= value < LATEST_EVENT_TIME:
+            raise ValueError("must be between 1970 and 2100 (UTC)")
+        return value
 
 
 class ConversationEvent(Envelope):
@@ -63,9 +82,9 @@ class ChatMessageFields(ConversationEvent):
     model: str | None = None
     provider: str | None = None
     prompt_version: str | None = None
-    tokens_in: Annotated[int, Field(ge=0)] | None = None
-    tokens_out: Annotated[int, Field(ge=0)] | None = None
-    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    tokens_in: Count | None = None
+    tokens_out: Count | None = None
+    latency_ms: Milliseconds | None = None
 
     @field_validator("text")
     @classmethod
@@ -85,7 +104,7 @@ class BookingOutcome(ConversationEvent):
     event_type: Literal["booking.outcome"] = "booking.outcome"
     booked: bool
     booking_id: str | None = None
-    total_value: Annotated[float, Field(ge=0)] | None = None
+    total_value: Annotated[float, Field(ge=0, le=MAX_MONEY)] | None = None
     offered_upsells: list[str] = Field(default_factory=list)
     accepted_upsells: list[str] = Field(default_factory=list)
 
@@ -113,10 +132,10 @@ class ServiceCall(ConversationEvent):
     provider: str
     model: str | None = None
     ok: bool
-    error: str | None = None
-    latency_ms: Annotated[float, Field(ge=0)] | None = None
-    tokens_in: Annotated[int, Field(ge=0)] | None = None
-    tokens_out: Annotated[int, Field(ge=0)] | None = None
+    error: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
+    latency_ms: Milliseconds | None = None
+    tokens_in: Count | None = None
+    tokens_out: Count | None = None
 
 
 InputEvent = Annotated[
@@ -133,7 +152,7 @@ class TurnContext(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     requested_slots: list[SlotName] = Field(default_factory=list)
-    corrections: int = 0
+    corrections: Count = 0
 
 
 class Turn(ChatMessageFields):
@@ -143,7 +162,7 @@ class Turn(ChatMessageFields):
     """
 
     event_type: Literal["chat.turn"] = "chat.turn"
-    turn_index: Annotated[int, Field(ge=0)]
+    turn_index: Count
     experiments: dict[str, str] = Field(default_factory=dict)
     context: TurnContext = Field(default_factory=TurnContext)
 
@@ -162,7 +181,7 @@ class MessageAnalysis(ConversationEvent):
 
     event_type: Literal["nlp.analysis"] = "nlp.analysis"
     message_event_id: UUID
-    turn_index: int
+    turn_index: Count
     tone: str
     tone_probs: dict[str, float] = Field(default_factory=dict)
     intent: str
@@ -186,7 +205,7 @@ class EscalationRequest(ConversationEvent):
 
     event_type: Literal["ml.escalation"] = "ml.escalation"
     message_event_id: UUID
-    turn_index: int
+    turn_index: Count
     text: str
     requested_slots: list[SlotName] = Field(default_factory=list)
     fast_confidence: float

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -50,6 +50,47 @@ def test_invalid_messages_are_rejected(change: dict[str, object], field: str) ->
     with pytest.raises(ValidationError) as error:
         ChatMessage.model_validate({**WIRE_EXAMPLE, **change})
     assert field in str(error.value)
+
+
+OUTCOME_EXAMPLE = {
+    "event_type": "booking.outcome",
+    "conversation_id": WIRE_EXAMPLE["conversation_id"],
+    "occurred_at": WIRE_EXAMPLE["occurred_at"],
+    "booked": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        # Each of these once passed validation and then failed in the database on every retry.
+        ({**WIRE_EXAMPLE, "customer_id": 2**31}, "customer_id"),
+        ({**WIRE_EXAMPLE, "customer_id": -1}, "customer_id"),
+        ({**WIRE_EXAMPLE, "tokens_in": 2**31}, "tokens_in"),
+        ({**WIRE_EXAMPLE, "latency_ms": float("inf")}, "latency_ms"),
+        ({**WIRE_EXAMPLE, "latency_ms": float("nan")}, "latency_ms"),
+        ({**OUTCOME_EXAMPLE, "total_value": 10_000_000_000.0}, "total_value"),
+        ({**OUTCOME_EXAMPLE, "total_value": float("inf")}, "total_value"),
+        ({**WIRE_EXAMPLE, "occurred_at": "9999-12-31T23:59:59-12:00"}, "occurred_at"),
+        ({**WIRE_EXAMPLE, "occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at"),
+        ({**WIRE_EXAMPLE, "occurred_at": "2100-01-01T00:00:00Z"}, "occurred_at"),
+        ({**WIRE_EXAMPLE, "occurred_at": "1969-12-31T23:59:59Z"}, "occurred_at"),
+        ({**WIRE_EXAMPLE, "source": "s" * 201}, "source"),
+    ],
+)
+def test_values_no_column_can_hold_are_validation_errors(event: dict[str, object], field: str) -> None:
+    # A ValidationError, not an OverflowError: only the former becomes a 422 or a dead letter.
+    with pytest.raises(ValidationError) as error:
+        INPUT_EVENT_ADAPTER.validate_python(event)
+    assert field in str(error.value)
+
+
+def test_the_largest_values_the_columns_hold_are_accepted() -> None:
+    message = ChatMessage.model_validate(
+        {**WIRE_EXAMPLE, "customer_id": 2**31 - 1, "occurred_at": "2099-12-31T11:59:59-12:00"}
+    )
+    assert message.customer_id == 2**31 - 1
+    assert message.occurred_at == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def test_nul_characters_are_removed() -> None:
