@@ -1,17 +1,18 @@
 """The one consumer loop every worker uses: a faststream batch subscriber with dead letters.
 
-A batch of raw records is decoded one by one. A record that cannot be decoded or validated is
-published to the stage's DLQ as a DeadLetter (original bytes, topic, partition, offset, error), and
-the rest of the batch is handed to the worker's pure handler. Offsets are committed only after the
-handler and every dead-letter publish have finished; an unexpected error rewinds the batch so it is
-redelivered, which the idempotent handlers make harmless.
+A batch of raw records is decoded one by one. A record that cannot be decoded or validated, for any
+reason (bad UTF-8, nesting, huge numbers, a key that is not its conversation), is published to the
+stage's DLQ as a DeadLetter (original bytes, topic, partition, offset, error), and the rest of the
+batch is handed to the worker's handler through a `FaultIsolator`: an outage of the database, Redis or
+the broker is waited out with backoff, and a record whose handling keeps failing is isolated and
+dead-lettered with its traceback, so no record can stall a partition. Offsets are committed only after
+the handler and every dead-letter publish have finished.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,12 +25,16 @@ from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, ValidationError
 
 from schemas.events import DeadLetter
+from shared.faults import FaultIsolator, RetryPolicy, describe_exception
+from shared.json_input import InvalidJson, loads_bounded
 from shared.logging import record_position
 
 log = logging.getLogger(__name__)
 
 EventT = TypeVar("EventT", bound=BaseModel)
-RETRY_PAUSE_SECONDS = 1.0
+# A dead letter must fit in one Kafka message; past this its copy of the original is cut (the original
+# itself stays at its topic, partition and offset).
+MAX_DEAD_LETTER_ORIGINAL_BYTES = 4 * 1024 * 1024
 
 
 class UndecodableRecord(ValueError):
@@ -80,9 +85,9 @@ def decode_json_model(model_for_topic: Callable[[str, Any], type[BaseModel]]) ->
         if value is None:
             raise UndecodableRecord("empty record (tombstone)")
         try:
-            payload = json.loads(value)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise UndecodableRecord(f"not UTF-8 JSON: {error}") from None
+            payload = loads_bounded(value)
+        except InvalidJson as error:
+            raise UndecodableRecord(f"not UTF-8 JSON Teppan accepts: {error}") from None
         if not isinstance(payload, dict):
             raise UndecodableRecord(f"expected a JSON object, got {type(payload).__name__}")
         model = model_for_topic(topic, payload)
@@ -94,7 +99,27 @@ def decode_json_model(model_for_topic: Callable[[str, Any], type[BaseModel]]) ->
     return decode
 
 
+def check_key(record: ConsumerRecord[Any, Any], event: BaseModel) -> None:
+    """Every topic is keyed by conversation id; a record keyed otherwise breaks per-conversation order.
+
+    A record with no key is accepted (its producer chose round-robin partitioning; what Teppan publishes
+    from it is keyed by the conversation), but one whose key names another conversation is a dead letter.
+    """
+    conversation_id = getattr(event, "conversation_id", None)
+    if conversation_id is None or record.key is None:
+        return
+    if record.key != str(conversation_id).encode():
+        raise UndecodableRecord("the record's key is not its conversation_id")
+
+
 def dead_letter_for(record: ConsumerRecord[Any, Any], *, stage: str, error: str) -> DeadLetter:
+    original = record.value or b""
+    if len(original) > MAX_DEAD_LETTER_ORIGINAL_BYTES:
+        error += (
+            f"\n(original of {len(original)} bytes cut to {MAX_DEAD_LETTER_ORIGINAL_BYTES}; the whole record"
+            " stays at its topic, partition and offset)"
+        )
+        original = original[:MAX_DEAD_LETTER_ORIGINAL_BYTES]
     return DeadLetter(
         stage=stage,
         source="teppan-" + stage,
@@ -102,9 +127,44 @@ def dead_letter_for(record: ConsumerRecord[Any, Any], *, stage: str, error: str)
         partition=record.partition,
         offset=record.offset,
         key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
-        original_b64=base64.b64encode(record.value or b"").decode(),
+        original_b64=base64.b64encode(original).decode(),
         error=error,
     )
+
+
+def decode_records(
+    records: Sequence[ConsumerRecord[Any, Any]], decode: Decoder, *, stage: str
+) -> tuple[list[Consumed[Any]], list[DeadLetter]]:
+    """Decode every record; whatever fails, for whatever reason, is a dead letter and never an exception.
+
+    Decoding is pure, so a record that fails once fails always: there is nothing to retry.
+    """
+    decoded: list[Consumed[Any]] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        try:
+            event = decode(record.topic, record.value)
+            check_key(record, event)
+        except UndecodableRecord as error:
+            reason = str(error)
+        except Exception as error:  # RecursionError, OverflowError, anything a decoder can raise
+            reason = f"undecodable: {describe_exception(error, limit=1000)}"
+        else:
+            decoded.append(Consumed(event, record.topic, record.partition, record.offset))
+            continue
+        log.error(
+            "dead-lettering a record",
+            extra={**record_position(record.topic, record.partition, record.offset), "error": reason},
+        )
+        dead.append(dead_letter_for(record, stage=stage, error=reason))
+    return decoded, dead
+
+
+def batch_position(batch: Sequence[Consumed[Any]]) -> dict[str, Any]:
+    """Where a batch starts, for log lines about it."""
+    if not batch:
+        return {}
+    return record_position(batch[0].topic, batch[0].partition, batch[0].offset)
 
 
 def _dead_letter_key(letter: DeadLetter) -> bytes | None:
@@ -138,6 +198,7 @@ def subscribe_batch(
     max_records: int = 1000,
     title: str | None = None,
     description: str | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> None:
     """Register `handle` as a committed-after-processing batch consumer of `models`' topics, with dead letters.
 
@@ -152,6 +213,14 @@ def subscribe_batch(
     async def raw_records(message: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
         raw = message.raw_message
         return raw if isinstance(raw, tuple) else (raw,)
+
+    isolator: FaultIsolator[Consumed[Any]] = FaultIsolator(
+        handle, policy=retry_policy, describe_position=batch_position
+    )
+    publisher: FaultIsolator[DeadLetter] = FaultIsolator(
+        lambda letters: publish_events(broker, dlq_topic, letters, key_of=_dead_letter_key),
+        policy=retry_policy,
+    )
 
     @broker.subscriber(
         *models,
@@ -169,36 +238,24 @@ def subscribe_batch(
         description=description,
     )
     async def consume(records: list[Any], message: KafkaMessage) -> None:
-        decoded: list[Consumed[Any]] = []
-        dead: list[DeadLetter] = []
-        for record in records:
-            try:
-                event = decode(record.topic, record.value)
-            except UndecodableRecord as error:
+        decoded, dead = decode_records(records, decode, stage=stage)
+        report = await isolator.run(decoded)
+        if report.culprits:
+            by_position = {(r.topic, r.partition, r.offset): r for r in records}
+            for culprit in report.culprits:
+                item = culprit.item
                 log.error(
-                    "dead-lettering a record",
+                    "dead-lettering a record its handler keeps failing on",
                     extra={
-                        **record_position(record.topic, record.partition, record.offset),
-                        "error": str(error),
+                        **record_position(item.topic, item.partition, item.offset),
+                        "error_type": culprit.exception_type,
+                        "records_rehandled": report.records_rehandled,
                     },
                 )
-                dead.append(dead_letter_for(record, stage=stage, error=str(error)))
-                continue
-            decoded.append(Consumed(event, record.topic, record.partition, record.offset))
-        try:
-            if dead:
-                await publish_events(broker, dlq_topic, dead, key_of=_dead_letter_key)
-            if decoded:
-                await handle(decoded)
-        except Exception:
-            first = records[0]
-            log.exception(
-                "batch failed; it will be redelivered",
-                extra={
-                    **record_position(first.topic, first.partition, first.offset),
-                    "batch_size": len(records),
-                },
-            )
-            # A failing dependency (database, Redis) would otherwise be retried in a hot loop.
-            await asyncio.sleep(RETRY_PAUSE_SECONDS)
-            raise
+                record = by_position[(item.topic, item.partition, item.offset)]
+                dead.append(dead_letter_for(record, stage=stage, error=f"handler failed: {culprit.error}"))
+        if dead:
+            # A dead letter the broker refuses for good would be lost; better to stop here and be seen.
+            undeliverable = (await publisher.run(dead)).culprits
+            if undeliverable:
+                raise RuntimeError(f"{len(undeliverable)} dead letters could not be published to {dlq_topic}")

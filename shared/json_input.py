@@ -1,0 +1,60 @@
+"""Parsing untrusted JSON with limits, for every edge that takes input (Kafka records and HTTP bodies).
+
+Python's `json` raises more than `JSONDecodeError` on hostile input: `RecursionError` for deep nesting,
+`ValueError` for integers of more than 4,300 digits, and it accepts `NaN`/`Infinity`, which no column
+holds. Every such input becomes one `InvalidJson` with a short reason that never quotes the input.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Teppan's deepest event is three levels; thirty-two leaves room for free-form label values.
+MAX_JSON_DEPTH = 32
+
+
+class InvalidJson(ValueError):
+    """Input that is not JSON Teppan will take; the message says why without echoing it."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidJson(f"{name} is not a JSON number")
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0), walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def loads_bounded(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """`json.loads` that raises only `InvalidJson`: bad UTF-8, bad syntax, too deep, huge ints, NaN."""
+    try:
+        value = json.loads(data, parse_constant=_reject_constant)
+    except InvalidJson:
+        raise
+    except RecursionError:
+        raise InvalidJson(f"JSON nested deeper than {max_depth} levels") from None
+    except UnicodeDecodeError as error:
+        raise InvalidJson(f"not UTF-8: {error.reason} at byte {error.start}") from None
+    except json.JSONDecodeError as error:
+        raise InvalidJson(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except ValueError as error:
+        # The interpreter's limit on integer digits (CVE-2020-10735) says so in a ValueError.
+        raise InvalidJson(f"not acceptable JSON: {str(error)[:120]}") from None
+    if json_depth(value) > max_depth:
+        raise InvalidJson(f"JSON nested deeper than {max_depth} levels")
+    return value
