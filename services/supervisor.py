@@ -163,6 +163,12 @@ def render_summary(status: StackStatus, children: list[ChildProcess], urls: dict
     table.add_row("dead letters", f"{status.dead_letters:,}")
     for group, lag in sorted(status.consumer_lag.items()):
         table.add_row(f"lag {group}", f"{lag:,}")
+    if status.under_reported_partitions:
+        table.add_row(
+            "note",
+            f"broker under-reports end offsets on {status.under_reported_partitions} partitions;"
+            " lag here uses fetch high watermarks",
+        )
     for child in children:
         alive = child.process is not None and child.process.returncode is None
         table.add_row(
