@@ -12,6 +12,7 @@ import typer
 from services.analytics.cli import costs_app, experiments_app, ml_app, report_app
 from services.nlp.cli import bench as nlp_bench
 from services.nlp.cli import nlp_app
+from services.operations.cli import db_backup, db_restore, privacy_app, retention_app
 from services.worker_kinds import WORKER_KINDS
 from shared.logging import configure_logging
 from shared.settings import load_settings
@@ -32,6 +33,10 @@ app.add_typer(report_app, name="report")
 app.add_typer(nlp_app, name="nlp")
 # `teppan bench nlp` is the NLP fast path's own benchmark, listed with the others.
 bench_app.command("nlp")(nlp_bench)
+app.add_typer(retention_app, name="retention")
+app.add_typer(privacy_app, name="privacy")
+db_app.command("backup")(db_backup)
+db_app.command("restore")(db_restore)
 
 
 @app.command()
@@ -145,6 +150,72 @@ def bench_pipeline(
     result = asyncio.run(
         run_pipeline_benchmark(
             settings, messages=messages, rate=rate, verbose=not as_json, baseline_messages=baseline_messages
+        )
+    )
+    typer.echo(json.dumps(result))
+
+
+@bench_app.command("http")
+def bench_http(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
+    single_requests: Annotated[int, typer.Option(help="Posts of one event from one client.")] = 2_000,
+    concurrent_requests: Annotated[
+        int, typer.Option(help="Posts of one event from 32 concurrent clients, in all.")
+    ] = 20_000,
+    batch_requests: Annotated[int, typer.Option(help="Posts of 100 events from one client.")] = 200,
+    baseline: Annotated[
+        bool, typer.Option(help="Also run the scenarios against the pre-fix producer.")
+    ] = True,
+    max_seconds: Annotated[float, typer.Option(help="Time limit of each scenario.")] = 20.0,
+) -> None:
+    """POST /v1/events through uvicorn into an embedded Tansu: events/s, requests/s, p50/p95/p99."""
+    from services.bench_http import run_http_benchmark, summary_lines
+
+    configure_logging("WARNING")
+    result = asyncio.run(
+        run_http_benchmark(
+            single_requests=single_requests,
+            concurrent_requests=concurrent_requests,
+            batch_requests=batch_requests,
+            baseline=baseline,
+            max_seconds=max_seconds,
+        )
+    )
+    if not as_json:
+        for line in summary_lines(result):
+            typer.echo(line)
+    typer.echo(json.dumps(result))
+
+
+@bench_app.command("faults")
+def bench_faults(
+    messages: Annotated[int, typer.Option(help="Valid chat messages sent during each phase.")] = 2000,
+    rate: Annotated[float, typer.Option(help="Valid messages per second during each phase.")] = 200.0,
+    kill_rounds: Annotated[int, typer.Option(help="Times every worker kind is killed with SIGKILL.")] = 3,
+    db_cut_seconds: Annotated[float, typer.Option(help="Seconds of cutting every database connection.")] = 10.0,
+    redis_freeze_seconds: Annotated[float, typer.Option(help="Seconds Redis is frozen (SIGSTOP).")] = 20.0,
+    malformed: Annotated[int, typer.Option(help="Fuzzed malformed records, interleaved with valid ones.")] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
+) -> None:
+    """Break a running stack on purpose (kills, cut connections, frozen Redis, fuzz) and count what survived.
+
+    Runs its own `teppan up` in a temporary folder; prints one JSON line: lost, duplicated, dead-lettered,
+    turn-order violations, wedged workers and the seconds each phase took to catch up (baseline: no fault).
+    """
+    from services.bench_faults import run_fault_benchmark
+
+    settings = load_settings()
+    configure_logging("WARNING")
+    result = asyncio.run(
+        run_fault_benchmark(
+            messages_per_phase=messages,
+            rate=rate,
+            kill_rounds=kill_rounds,
+            db_cut_seconds=db_cut_seconds,
+            redis_freeze_seconds=redis_freeze_seconds,
+            malformed=malformed,
+            nlp_artifacts_dir=settings.nlp_artifacts_path if settings.nlp_artifacts_path.exists() else None,
+            progress=(lambda _: None) if as_json else (lambda line: typer.echo(line, err=True)),
         )
     )
     typer.echo(json.dumps(result))
