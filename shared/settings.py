@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     http_max_events: int = Field(default=500, ge=1, alias="TEPPAN_HTTP_MAX_EVENTS")
     # How long a request waits for the broker's acknowledgement before answering 503.
     http_send_timeout_s: float = Field(default=10.0, gt=0, alias="TEPPAN_HTTP_SEND_TIMEOUT_S")
+    # `teppan retention apply`: raw text and per-message rows go after the first age, aggregates
+    # (metrics windows, LLM usage, alert history, conversation summaries) after the second.
+    retention_days_raw: int = Field(default=90, ge=1, alias="TEPPAN_RETENTION_DAYS_RAW")
+    retention_days_aggregates: int = Field(default=730, ge=1, alias="TEPPAN_RETENTION_DAYS_AGGREGATES")
 
     @property
     def nlp_artifacts_path(self) -> Path:

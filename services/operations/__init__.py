@@ -1,0 +1,1 @@
+"""Operations on a running stack's data: backup and restore, retention, and forgetting a customer."""
