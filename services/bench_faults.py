@@ -364,6 +364,12 @@ async def run_fault_benchmark(
         if nlp_artifacts_dir is not None:
             env["TEPPAN_NLP_ARTIFACTS_DIR"] = str(nlp_artifacts_dir)
         stack = Stack(data_dir, env)
+        # The stack runs in its own session; a bench stopped by a signal must still stop it.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if task is not None:
+                loop.add_signal_handler(signum, task.cancel)
         await stack.start()
         pool = await asyncpg.create_pool(stack.urls["DATABASE_URL"], min_size=1, max_size=2)
         assert pool is not None
@@ -400,6 +406,8 @@ async def run_fault_benchmark(
         finally:
             await pool.close()
             code = await stack.stop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
     malformed_sent = len(traffic.malformed)
     return {
         "benchmark": "faults",
