@@ -1,17 +1,16 @@
 """Date slot rule: finds dates as written and resolves them to ISO dates against the message's own time.
 
-dateparser returns None for "next Saturday" and costs milliseconds per call, so the common forms are
-resolved here; dateparser is only a fallback for explicit month-day forms this module cannot resolve.
+Every form is resolved here: dateparser returns None for "next Saturday", costs tens of milliseconds a call,
+and read "31 sept" as September 1, 2031.
 """
 
 from __future__ import annotations
 
 import calendar
-import functools
 import re
-from datetime import date, timedelta
+from datetime import MAXYEAR, date, timedelta
 
-from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
+from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
 from services.nlp.numerals import NUMBER_PATTERN, ORDINALS, parse_number
 
 MONTHS = {
@@ -82,6 +81,8 @@ HOLIDAYS = (
     r"|halloween|easter(?:\s+sunday)?|cinco\s+de\s+mayo|st\.?\s+patrick'?s\s+day"
 )
 
+# No pattern lets two whitespace runs meet (`\s*,?\s+`): `re` would try every split of a long run of spaces
+# between them, quadratic in its length; an optional comma carries the whitespace before it (`(?:\s*,)?\s+`).
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("holiday", re.compile(rf"\b(?:{HOLIDAYS})\b")),
     ("iso", re.compile(r"\b(20\d\d)[/-](\d{1,2})[/-](\d{1,2})\b")),
@@ -106,7 +107,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("last_day", re.compile(rf"\b(?:the\s+)?last\s+day\s+of\s+({_MONTH})\b")),
     (
         "weekday_ord",
-        re.compile(rf"\b({_WEEKDAY_FULL})\s*,?\s+(?:the\s+)?({_DAY_ORD})(?:\s+of\s+(this|next)\s+month)?\b"),
+        re.compile(
+            rf"\b({_WEEKDAY_FULL})(?:\s*,)?\s+(?:the\s+)?({_DAY_ORD})(?:\s+of\s+(this|next)\s+month)?\b"
+        ),
     ),
     ("ord_month", re.compile(rf"\b(?:the\s+)?({_DAY_ORD})\s+of\s+(this|next|the)\s+month\b")),
     (
@@ -165,9 +168,18 @@ def _month(token: str) -> int:
 
 
 def _safe(year: int, month: int, day: int) -> date | None:
+    """The date, or None where there is none: February 30, or a year past 9999 for a message dated 9999."""
     try:
         return date(year, month, day)
     except ValueError:
+        return None
+
+
+def _later(base: date, days: int) -> date | None:
+    """`days` after base, or None past December 31, 9999 (the sender picks `occurred_at`, any year can come)."""
+    try:
+        return base + timedelta(days=days)
+    except OverflowError:
         return None
 
 
@@ -179,6 +191,14 @@ def _upcoming(base: date, month: int, day: int, year: int | None) -> date | None
     if d is not None and d < base:
         d = _safe(base.year + 1, month, day)
     return d
+
+
+def _next_leap_day(base: date) -> date | None:
+    """The first February 29 on or after base, if the calendar still holds one."""
+    for year in range(base.year, MAXYEAR + 1):
+        if calendar.isleap(year) and date(year, 2, 29) >= base:
+            return date(year, 2, 29)
+    return None
 
 
 def _year(token: str | None) -> int | None:
@@ -198,17 +218,20 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
 
 
 def _easter(year: int) -> date:
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
+    """Western Easter Sunday by the anonymous Gregorian computus (Meeus/Jones/Butcher), for any Gregorian year."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
     f = (b + 8) // 25
     g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month = (h + m - 114 * n) // 31
-    day = (h + m - 114 * n) % 31 + 1
-    return date(year, month, day)
+    to_full_moon = (19 * a + b - d - g + 15) % 30  # days from March 21 to the Paschal full moon
+    i, k = divmod(c, 4)
+    to_sunday = (32 + 2 * e + 2 * i - to_full_moon - k) % 7  # then on to the next Sunday
+    # The two exceptions (full moon on April 18 or 19 in some cycles) move Easter back one week.
+    exception = (a + 11 * to_full_moon + 22 * to_sunday) // 451
+    # 114 is March 22 written in base 31 (3 * 31 + 21, then + 1 below): the earliest Easter possible.
+    month, day = divmod(to_full_moon + to_sunday - 7 * exception + 114, 31)
+    return date(year, month, day + 1)
 
 
 def _holiday(name: str, year: int) -> date:
@@ -255,25 +278,29 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
     """Return (date, confidence, needs_confirmation) for one match of the pattern `kind`."""
     g = m.groups()
     if kind == "holiday":
-        d = _holiday(m.group(0), base.year)
-        if d < base:
-            d = _holiday(m.group(0), base.year + 1)
+        d: date | None = _holiday(m.group(0), base.year)
+        if d is not None and d < base:
+            d = _holiday(m.group(0), base.year + 1) if base.year < MAXYEAR else None
         return d, 0.9, "weekend" in m.group(0).lower()
     if kind == "iso":
         return _safe(int(g[0]), int(g[1]), int(g[2])), 0.95, False
     if kind == "mdy":
         month, day = int(g[0]), int(g[1])
         return _upcoming(base, month, day, _year(g[2])), 0.9, month <= 12 and day <= 12 and g[2] is None
-    if kind == "dmy_text":
-        day_n = _day_number(g[0])
-        return (None if day_n is None else _upcoming(base, _month(g[1]), day_n, _year(g[2]))), 0.95, False
-    if kind == "mdy_text":
-        day_n = _day_number(g[1])
-        return (None if day_n is None else _upcoming(base, _month(g[0]), day_n, _year(g[2]))), 0.95, False
+    if kind in ("dmy_text", "mdy_text"):
+        day_token, month_token = (g[0], g[1]) if kind == "dmy_text" else (g[1], g[0])
+        day_n, month, year = _day_number(day_token), _month(month_token), _year(g[2])
+        if day_n is None:
+            return None, 0.0, False
+        d = _upcoming(base, month, day_n, year)
+        if d is None and (month, day_n, year) == (2, 29, None):
+            # "Feb 29" said in a year without one: the next February 29, which the customer should confirm.
+            return _next_leap_day(base), 0.6, True
+        return d, 0.95, False
     if kind == "last_day":
         month = _month(g[0])
         year = base.year if month >= base.month else base.year + 1
-        return date(year, month, calendar.monthrange(year, month)[1]), 0.9, False
+        return _safe(year, month, calendar.monthrange(year, month)[1]), 0.9, False
     if kind in ("weekday_ord", "ord_month", "the_ord", "bare_ord"):
         day_n = _day_number(g[1] if kind == "weekday_ord" else g[0])
         if day_n is None or not 1 <= day_n <= 31:
@@ -289,21 +316,20 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
         n = _count(n1)
         unit = (unit1 or "days").lower()
         days = n * (7 if unit.startswith("week") else 30 if unit.startswith("month") else 1) + _count(g[2])
-        return base + timedelta(days=days), 0.9, unit.startswith("month")
+        return _later(base, days), 0.9, unit.startswith("month")
     if kind == "day_after":
-        return base + timedelta(days=2), 0.95, False
+        return _later(base, 2), 0.95, False
     if kind == "tomorrow":
-        return base + timedelta(days=1), 0.95, False
+        return _later(base, 1), 0.95, False
     if kind == "today":
         return base, 0.9, False
     if kind == "weekend":
         days = (5 - base.weekday()) % 7
         if g[0].lower() == "next" and base.weekday() < 5:
             days += 7
-        return base + timedelta(days=days), 0.8, True
+        return _later(base, days), 0.8, True
     if kind == "next_week_day":
-        monday = base + timedelta(days=7 - base.weekday())
-        return monday + timedelta(days=_weekday(g[0])), 0.9, False
+        return _later(base, 7 - base.weekday() + _weekday(g[0])), 0.9, False
     if kind == "rel_weekday":
         target = _weekday(g[1])
         days = (target - base.weekday()) % 7
@@ -311,36 +337,20 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
         if qualifier == "next":
             # "next Saturday" said early in a week is read as the coming one; people differ, so confirm.
             days = days or 7
-            return base + timedelta(days=days), 0.85, days < 7 and target > base.weekday()
-        return base + timedelta(days=days), 0.9, False
+            return _later(base, days), 0.85, days < 7 and target > base.weekday()
+        return _later(base, days), 0.9, False
     if kind == "week":
-        monday = base + timedelta(days=7 - base.weekday())
-        if g[0].lower() == "this":
-            monday = base
+        monday = base if g[0].lower() == "this" else _later(base, 7 - base.weekday())
         return monday, 0.75, True
     if kind == "month":
         if g[0].lower() == "this":
             return base, 0.7, True
         year, month = (base.year + 1, 1) if base.month == 12 else (base.year, base.month + 1)
-        return date(year, month, 1), 0.7, True
+        return _safe(year, month, 1), 0.7, True
     if kind == "weekday":
         target = _weekday(g[0])
-        return base + timedelta(days=(target - base.weekday()) % 7), 0.85, False
+        return _later(base, (target - base.weekday()) % 7), 0.85, False
     return None, 0.0, False
-
-
-@functools.lru_cache(maxsize=4096)
-def _dateparser_fallback(surface: str, base_iso: str) -> str | None:
-    import dateparser  # imported lazily: it takes ~0.5 s and is rarely needed
-
-    parsed = dateparser.parse(
-        surface,
-        settings={
-            "RELATIVE_BASE": __import__("datetime").datetime.fromisoformat(base_iso),
-            "PREFER_DATES_FROM": "future",
-        },
-    )
-    return parsed.date().isoformat() if parsed else None
 
 
 _MONTH_KEYS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -399,7 +409,7 @@ def find_dates(
     """All date mentions, left to right, longest pattern first where they overlap.
 
     Patterns run on `lower` (the text lower-cased, offsets kept); surfaces are cut from the text as written."""
-    taken: list[tuple[int, int]] = list(blocked or [])
+    taken = Claimed(blocked or ())
     found: list[Entity] = []
     if lower is None:
         lower = lower_aligned(text)
@@ -414,20 +424,16 @@ def find_dates(
             continue
         for m in pattern.finditer(lower):
             start, end = m.span()
-            if overlaps(start, end, taken):
+            if taken.overlaps(start, end):
                 continue
             surface = text[start:end]
             if kind == "the_ord" or kind == "weekday_ord":
                 surface = _ON_FOR.sub("", surface)
                 start = end - len(surface)
             resolved, conf, confirm = _resolve(kind, m, base)
-            if resolved is None and kind in ("dmy_text", "mdy_text"):
-                iso = _dateparser_fallback(surface, base.isoformat())
-                resolved = date.fromisoformat(iso) if iso else None
-                conf, confirm = 0.6, True
             if resolved is None:
                 continue
-            taken.append((start, end))
+            taken.add(start, end)
             found.append(Entity(surface, resolved.isoformat(), conf, confirm, start, end))
     found.sort(key=lambda e: e.start)
     return found

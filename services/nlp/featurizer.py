@@ -18,6 +18,8 @@ from services.nlp.corrections import CORRECTION_RE
 
 WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 _EMOJI_RE = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2764]")
+# A lone surrogate is not a character, yet the JSON string "\ud800" decodes to one; the tokenizer raises on it.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _CACHE_LIMIT = 200_000
 MIN_NORM = 1e-6
 CHARGRAMS = False
@@ -188,8 +190,11 @@ class Featurizer:
             if got is None:
                 if len(cache) > _CACHE_LIMIT:
                     cache.clear()  # bounded memory on endless streams of novel words
-                enc = self.tokenizer.encode(w, add_special_tokens=False)  # type: ignore[attr-defined]
-                got = [i for i in enc.ids if i != self.unk_id]
+                if _SURROGATE_RE.search(w):
+                    got = []  # no token stands for it, and the tokenizer raises on it
+                else:
+                    enc = self.tokenizer.encode(w, add_special_tokens=False)  # type: ignore[attr-defined]
+                    got = [i for i in enc.ids if i != self.unk_id]
                 cache[w] = got
             ids.extend(got)
         return ids

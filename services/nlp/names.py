@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
+from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
 
 _CAP = r"[A-Z][a-zA-Z'\-]+"
 _ANY = r"[A-Za-z][a-zA-Z'\-]+"
@@ -27,6 +27,9 @@ _NOT_NAMES = frozenset(
     mr mrs ms miss dr sir madam team everyone everybody guys folks bye goodbye cheers vegetarian vegan allergic
     late early sick table booking reservation party name""".split()
 )
+# No pattern puts two whitespace runs side by side (`\s*[.!]?\s*`): on a long run of spaces `re` tries every
+# way to split the run between them, and one 16,000-character message took minutes. Optional punctuation
+# carries its own trailing whitespace instead (`\s*(?:[.!]\s*)?`), which matches the same texts.
 _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     # (pattern with the name in group 1, confidence, case-insensitive name allowed)
     (
@@ -70,15 +73,15 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
         0.85,
         False,
     ),
-    (re.compile(rf"^\s*(?:[Hh]i|[Hh]ey|[Hh]ello)?[,!]?\s*({_CAP})\s+here\b"), 0.8, False),
+    (re.compile(rf"^\s*(?:(?:[Hh]i|[Hh]ey|[Hh]ello)[,!]?\s*|[,!]\s*)?({_CAP})\s+here\b"), 0.8, False),
     (re.compile(rf"(?:^|[.!?,]\s+)({_CAP})\s+here\b"), 0.8, False),
     # A sign-off at the very end: "- Maria", "- greg.", "Thanks, Maria", "Cheers, Dan K."
-    (re.compile(rf"(?:^|\s)[-–—~]\s*({_ANY}(?:\s+{_CAP}\.?)?)\s*[.!]?\s*(?:[^\w\s]\s*)*$"), 0.8, False),
+    (re.compile(rf"(?:^|\s)[-–—~]\s*({_ANY}(?:\s+{_CAP}\.?)?)\s*(?:[^\w\s]\s*)*$"), 0.8, False),
     # All-lower-case chat: "i'm carlos." counts only before a full stop or comma and outside the stop list.
     (re.compile(r"\b(?:i'?m|i\s+am|this\s+is|it'?s)\s+([a-z][a-z'\-]+)(?=\s*[.,])"), 0.7, True),
     (
         re.compile(
-            rf"\b(?:[Tt]hanks|[Tt]hank\s+you|[Cc]heers|[Bb]est|[Rr]egards|[Bb]est\s+regards|[Tt]hx|[Tt]y|[Ss]incerely)\s*[,!.]?\s*\n?\s*({_CAP}(?:\s+{_CAP}\.?)?)\s*[.!]?\s*$"
+            rf"\b(?:[Tt]hanks|[Tt]hank\s+you|[Cc]heers|[Bb]est|[Rr]egards|[Bb]est\s+regards|[Tt]hx|[Tt]y|[Ss]incerely)\s*(?:[,!.]\s*)?({_CAP}(?:\s+{_CAP}\.?)?)\s*(?:[.!]\s*)?$"
         ),
         0.8,
         False,
@@ -102,9 +105,24 @@ _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
     ("thank", "cheers", "best", "regards", "thx", "ty", "sincerely"),
 ]
 _BARE = re.compile(
-    rf"^\s*(?:(?:it'?s|its|i'?m|this\s+is|name'?s|name\s+is|my\s+name\s+is)\s+)?({_ANY}(?:\s+{_ANY}){{0,2}})(?:\s+is\s+(?:my|the)\s+name)?\s*[.!]?\s*$",
+    rf"^\s*(?:(?:it'?s|its|i'?m|this\s+is|name'?s|name\s+is|my\s+name\s+is)\s+)?({_ANY}(?:\s+{_ANY}){{0,2}})(?:\s+is\s+(?:my|the)\s+name)?\s*(?:[.!]\s*)?$",
     re.I,
 )
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _kept_span(text: str, start: int, end: int, words: int) -> tuple[int, int]:
+    """Offsets in `text` of the first `words` words of text[start:end], less a trailing full stop.
+
+    The surface is cut from the text as written: rebuilding it from split words would turn "Dana  Lee" into
+    "Dana Lee" and end the span one character short of the name."""
+    last = list(_WORD.finditer(text, start, end))[words - 1]
+    end = last.end()
+    while end > last.start() and text[end - 1] == ".":
+        end -= 1
+    return start, end
 
 
 def _clean(name: str, strict: bool = False) -> str | None:
@@ -126,7 +144,7 @@ def find_name(
     expect_name: bool = False,
     lower: str | None = None,
 ) -> Entity | None:
-    taken = list(blocked or [])
+    taken = Claimed(blocked or ())
     if lower is None:
         lower = lower_aligned(text)
     if expect_name:
@@ -134,20 +152,18 @@ def find_name(
         if m:
             name = _clean(m.group(1))
             if name:
-                return Entity(m.group(1).strip().rstrip("."), name, 0.85, False, m.start(1), m.end(1))
+                start, end = _kept_span(text, m.start(1), m.end(1), len(name.split()))
+                return Entity(text[start:end], name, 0.85, False, start, end)
     for (pattern, conf, lowercase_cue), gate in zip(_CUES, _CUE_GATES, strict=True):
         if not (has_any(lower, gate) if isinstance(gate, tuple) else gate.search(lower)):
             continue
         for m in pattern.finditer(text):
-            if overlaps(m.start(1), m.end(1), taken):
+            if taken.overlaps(m.start(1), m.end(1)):
                 continue
             name = _clean(m.group(1), strict=lowercase_cue and m.group(1).islower())
             if not name:
                 continue
-            surface = m.group(1).strip().rstrip(".")
             # Keep the surface aligned with what was cleaned off the end ("Dana from" -> "Dana").
-            kept = len(name.split())
-            surface = " ".join(surface.split()[:kept])
-            start = m.start(1)
-            return Entity(surface, name, conf, False, start, start + len(surface))
+            start, end = _kept_span(text, m.start(1), m.end(1), len(name.split()))
+            return Entity(text[start:end], name, conf, False, start, end)
     return None

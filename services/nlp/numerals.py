@@ -74,13 +74,16 @@ NUMBER_PATTERN = (
     rf"|(?:(?:a|one|two|three|half\s+a)\s+dozen)|dozen)"
 )
 NUMBER_RE = re.compile(rf"^{NUMBER_PATTERN}$", re.IGNORECASE)
+_MAX_DIGITS = 100
 
 
 def parse_number(text: str) -> int | None:
     """Return the integer a numeral or number phrase denotes, or None if it is not one."""
     t = text.strip().lower().replace(",", "")
-    if t.isdigit():
-        return int(t)
+    # isdecimal, not isdigit: "²" is a digit that int() refuses. And int() refuses over 4,300 digits, while
+    # no count, day or hour runs past a handful.
+    if t.isdecimal():
+        return int(t) if len(t) <= _MAX_DIGITS else None
     if t.endswith("dozen"):
         head = t[: -len("dozen")].strip()
         mult = {"": 1, "a": 1, "one": 1, "two": 2, "three": 3, "half a": 0.5}.get(head)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
+from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
 from services.nlp.numerals import NUMBER_PATTERN, TENS, UNITS, parse_number
 
 N = NUMBER_PATTERN
@@ -26,6 +26,8 @@ _COMPANIONS = (
 )
 
 # Each entry: (name, regex, confidence). Earlier entries win where spans overlap.
+# No pattern lets two whitespace runs meet (`\s*[.!?]*\s*`, `size\s+(?:of)?\s*`): `re` would try every split of
+# a long run of spaces between them, quadratic or worse in its length on a 16,000-character message.
 _RULES: list[tuple[str, re.Pattern[str], float]] = [
     (
         "from_to",
@@ -75,7 +77,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(
             rf"\b(?:party|group|table|t\s?able|crowd|headcount|head\s+count|guest\s+count|count|reservation|booking|dinner|event"
             rf"|family|band|bunch|team|masses)"
-            rf"\s+(?:of|for|is|will\s+be|=|:|size\s+(?:of|is)?)\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
+            rf"\s+(?:of|for|is|will\s+be|=|:|size\s+(?:of|is)|size(?=\s))\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d))"
         ),
         0.9,
@@ -98,7 +100,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
             rf"(?!\s*(?:[:.,]?\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|yrs?|nights?"
             rf"|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-|\$|proteins?|courses?|items?|dishes|orders?|trays?|pieces?|pcs"
             rf"|of\s+(?:the|those|these|them|my|our)|in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight|ish"
-            rf"|(?:\s*(?:a\s+)?(?:head|person|pp|each|per)))|\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
+            rf"|(?:a\s+)?(?:head|person|pp|each|per))|\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
         ),
         0.8,
     ),
@@ -127,7 +129,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
 ]
 _BARE = re.compile(
     rf"^\s*(?:(?:we\s+(?:are|will\s+be|'ll\s+be)|it'?s|it\s+will\s+be|about|around|maybe|probably|roughly|just|only|for)\s+)?"
-    rf"({N})(?:\s+(?:of\s+us|total|in\s+total|please|pls|people|persons|guests))?\s*[.!?]*\s*$"
+    rf"({N})(?:\s+(?:of\s+us|total|in\s+total|please|pls|people|persons|guests))?\s*(?:[.!?]+\s*)?$"
 )
 _MAX_PLAUSIBLE = 500
 
@@ -173,7 +175,7 @@ def find_party_size(
     """The head count the message states; for a change ("from 20 to 26") the new value.
 
     Patterns run on `lower` (the text lower-cased, offsets kept); surfaces are cut from the text as written."""
-    taken: list[tuple[int, int]] = list(blocked or [])
+    taken = Claimed(blocked or ())
     if lower is None:
         lower = lower_aligned(text)
     if not _GATE.search(lower):
@@ -191,7 +193,7 @@ def find_party_size(
             continue
         for m in pattern.finditer(lower):
             start, end = m.span()
-            if overlaps(start, end, taken):
+            if taken.overlaps(start, end):
                 continue
             value = _value(name, m)
             if value is None or value <= 0:
@@ -208,7 +210,7 @@ def find_party_size(
             elif name in ("party_of", "we_are"):
                 start, end = m.start(1), m.end(1)
                 surface = text[start:end]
-            taken.append((start, end))
+            taken.add(start, end)
             candidates.append(Entity(surface, value, c, confirm, start, end))
     if not candidates:
         return None

@@ -8,7 +8,9 @@ PHONE_RE = re.compile(
     r"(?<![\w$])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\d)"
     r"|(?<![\w$.,/])(?:\+?1)?\d{10}(?![\d,])"
 )
-EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
+# The local part starts only where a run of its characters starts: `\b` alone also let it start after every
+# "." or "-" of a long "a.a.a.a..." run, and each start rescanned the run for an "@" (quadratic).
+EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 
 
 _SEVEN_DIGITS = re.compile(r"(?:\d\D{0,3}){7}")

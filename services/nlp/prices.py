@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from services.nlp.entities import Entity
 
-_AMOUNT = r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*(k\b)?"
+# The "k" of "2k" takes the whitespace before it, so a match never ends in spaces (its span is its surface).
+_AMOUNT = r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(?:\s*(k)\b)?"
 PRICE_RE = re.compile(
-    rf"(?:\$|usd\s*)\s*{_AMOUNT}|(?<![\w.])(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.(\d{{1,2}}))?\s*(k\s+)?(?:dollars|bucks|usd)\b",
+    rf"(?:\$|usd)\s*{_AMOUNT}|(?<![\w.])(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.(\d{{1,2}}))?\s*(k\s+)?(?:dollars|bucks|usd)\b",
     re.I,
 )
+# Matched from the end of an amount (`match(text, pos)`), so no pattern here may use "^".
 _PER_PERSON = re.compile(
-    r"^\s*(?:/|per|a|an|each)\s*(?:person|head|guest|pp|plate|pax)\b|^\s*pp\b|^\s*/pp\b|^\s*ea\b", re.I
+    r"\s*(?:/|per|a|an|each)\s*(?:person|head|guest|pp|plate|pax)\b|\s*pp\b|\s*/pp\b|\s*ea\b", re.I
 )
 _BUDGET_CUE = re.compile(
     r"\b(?:budget|spend|spending|afford|max|maximum|at\s+most|no\s+more\s+than|under|below|less\s+than|up\s+to|cap|limit)\b",
@@ -35,10 +38,10 @@ def find_prices(text: str) -> list[Entity]:
         amount = float(whole.replace(",", "")) + (float(f"0.{cents}") if cents else 0.0)
         if k:
             amount *= 1000
-        per_person = bool(_PER_PERSON.match(text[m.end() :]))
-        out.append(
-            Entity(m.group(0).strip(), {"amount": amount, "per_person": per_person}, 0.95, False, *m.span())
-        )
+        if not math.isfinite(amount):
+            continue  # hundreds of digits are no price anyone quotes, and JSON has no infinity
+        per_person = bool(_PER_PERSON.match(text, m.end()))
+        out.append(Entity(m.group(0), {"amount": amount, "per_person": per_person}, 0.95, False, *m.span()))
     return out
 
 

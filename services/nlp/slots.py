@@ -44,14 +44,8 @@ def extract(
     prices = find_prices(text)
     blocked = phones + emails + [(p.start, p.end) for p in prices]
     if prices:
-        entities["prices"] = Entity(
-            ", ".join(p.surface for p in prices),
-            [p.value for p in prices],
-            0.95,
-            False,
-            prices[0].start,
-            prices[-1].end,
-        )
+        # Every amount, listed: no one span of the text reads like this, so none is given (start = end = -1).
+        entities["prices"] = Entity(", ".join(p.surface for p in prices), [p.value for p in prices], 0.95)
         budget = find_budget(text, prices)
         if budget:
             entities["budget"] = budget
@@ -92,7 +86,7 @@ def extract(
 
 
 _CHANGE_BETWEEN = re.compile(
-    r"^\s*(?:to|->|→|,?\s*(?:no|sorry|actually|wait|i\s+meant|i\s+mean),?\s*(?:i\s+meant|make\s+it)?|.{0,25}\bto)\s*$",
+    r"^\s*(?:to|->|→|(?:,\s*)?(?:no|sorry|actually|wait|i\s+meant|i\s+mean),?(?:\s*(?:i\s+meant|make\s+it))?|.{0,25}\bto)\s*$",
     re.I,
 )
 _INSTEAD_OF = re.compile(r"^\s*instead\s+of\s*$", re.I)

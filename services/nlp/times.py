@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Entity, has_any, lower_aligned, overlaps
+from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
 from services.nlp.numerals import UNITS
 
 _HOUR_WORDS = {k: v for k, v in UNITS.items() if 1 <= v <= 12}
@@ -37,7 +37,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "clock",
         re.compile(
-            rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))\s?[:.]\s?([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|(?:\s*({_PART})))?",
+            rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))\s?[:.]\s?([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|({_PART}))?",
         ),
     ),
     # "2pm", "6 p.m.", "7 o'clock", "3ish", "six pm", "seven in the evening"
@@ -75,9 +75,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+# A whole reply that is only a time ("7", "at 19:30 please"): group 1 is the surface, 2 the hour, 3 the minutes.
+# Each optional word carries its own trailing whitespace: side-by-side `\s*` runs let `re` try every split of
+# a long run of spaces, cubic in its length (minutes on one 16,000-character message).
 _BARE = re.compile(
-    rf"^\s*(?:at\s+|around\s+|about\s+)?({_HOUR}|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)"
-    rf"(?:[:.]([0-5]\d))?\s*(?:hrs?|hours|h)?\s*(?:please|pls)?[.!?]*\s*$",
+    rf"^\s*(?:at\s+|around\s+|about\s+)?"
+    rf"(({_HOUR}|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)"
+    rf"(?:[:.]([0-5]\d))?(?:\s*(?:hrs?|hours|h))?)"
+    rf"\s*(?:(?:please|pls)\s*)?(?:[.!?]+\s*)?$",
 )
 
 
@@ -158,7 +163,7 @@ def find_times(
     lower: str | None = None,
 ) -> list[Entity]:
     """Every time mention, left to right. Patterns run on `lower` (the text lower-cased, offsets kept)."""
-    taken: list[tuple[int, int]] = list(blocked or [])
+    taken = Claimed(blocked or ())
     found: list[Entity] = []
     if lower is None:
         lower = lower_aligned(text)
@@ -166,23 +171,17 @@ def find_times(
         return found
     if expect_time:
         m = _BARE.match(lower)
-        if m and _hour(m.group(1)) <= 23:
-            h, mi, guessed = _apply(_hour(m.group(1)), int(m.group(2) or 0), None, None)
-            surface = text.strip().rstrip(".!?")
-            surface = re.sub(r"^(?:at|around|about)\s+|\s*(?:please|pls)$", "", surface, flags=re.I)
-            start = text.find(surface)
-            return [
-                Entity(
-                    surface, _fmt(h, mi), 0.85 if not guessed else 0.75, guessed, start, start + len(surface)
-                )
-            ]
+        if m and _hour(m.group(2)) <= 23:
+            h, mi, guessed = _apply(_hour(m.group(2)), int(m.group(3) or 0), None, None)
+            start, end = m.span(1)
+            return [Entity(text[start:end], _fmt(h, mi), 0.85 if not guessed else 0.75, guessed, start, end)]
     for kind, pattern in _PATTERNS:
         gate = _PATTERN_GATES[kind]
         if not (has_any(lower, gate) if isinstance(gate, tuple) else gate.search(lower)):
             continue
         for m in pattern.finditer(lower):
             start, end = m.span()
-            if overlaps(start, end, taken):
+            if taken.overlaps(start, end):
                 continue
             g = m.groups()
             surface = text[start:end].strip()
@@ -252,7 +251,7 @@ def find_times(
                 )
                 start = end - len(surface)
                 value, conf, confirm = _fmt(h, mi), 0.75, True
-            taken.append((start, end))
+            taken.add(start, end)
             found.append(Entity(surface, value, conf, confirm, start, start + len(surface)))
     found.sort(key=lambda e: e.start)
     return found

@@ -87,3 +87,34 @@ async def test_customer_turns_are_analysed_and_logged(
     assert customer["entities_extracted"]["party_size"]["value"] == 30
     assert customer["confidence"] == pytest.approx(first.confidence)
     assert data["messages"][1]["role"] == "ai" and "detected_tone" not in data["messages"][1]
+
+
+async def test_an_easter_message_is_analysed_and_every_partition_keeps_flowing(
+    stack: Settings, db: asyncpg.Pool, nlp_worker: WorkerProcesses
+) -> None:
+    """An ordinary catering request once raised in the date rules and stalled analysis on five partitions."""
+    easter_conversation = str(uuid.uuid4())
+    easter = chat_message(
+        easter_conversation, 0, role="customer", text="Can you cater our Easter brunch for 20 people?"
+    )
+    await produce_events(stack, topics.CHAT_MESSAGES, [easter])
+    # Then 1,000 customer turns over 200 conversations, which spread over every partition.
+    later = [
+        chat_message(str(uuid.uuid4()), 0, role="customer", text=f"Hi! Party of {n % 40 + 2} on Easter Sunday?")
+        for n in range(1000)
+    ]
+    await produce_events(stack, topics.CHAT_MESSAGES, later)
+
+    analyses = await analyses_for(stack, {easter["event_id"]}, timeout_s=60)
+    assert analyses and analyses[0].entities["party_size"].value == 20
+    assert "date" in analyses[0].entities
+
+    async def all_analysed() -> bool:
+        count = await db.fetchval(
+            "SELECT count(*) FROM message_analyses WHERE message_event_id = ANY($1::uuid[])",
+            [event["event_id"] for event in later],
+        )
+        return bool(count == len(later))
+
+    # 1,000 conversation keys land on every one of the six partitions.
+    assert await wait_for(all_analysed, timeout_s=60), "the turns after the Easter message were not all analysed"

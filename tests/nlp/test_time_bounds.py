@@ -1,0 +1,106 @@
+"""Every rule, and the whole fast path, reads a message of the largest allowed size in bounded time.
+
+The bound is loose (a slow, shared 2-core machine runs these in milliseconds); what it catches is a regex that
+backtracks without end: a `\\s*[.!]?\\s*` on a long run of spaces once took minutes on one message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+
+from schemas.events import MAX_TEXT_CHARS
+from services.nlp import pii, slots
+from services.nlp.corrections import is_correction
+from services.nlp.dates import find_dates
+from services.nlp.fast_path import FastPath
+from services.nlp.featurizer import ngrams
+from services.nlp.names import find_name
+from services.nlp.party_size import find_party_size
+from services.nlp.prices import find_prices
+from services.nlp.times import find_times
+from services.nlp.tone import sounds_frustrated
+from services.nlp.upsells import UpsellCatalog
+from tests.nlp.adversarial import ADVERSARIAL_MESSAGES, assert_exact_spans
+
+SECONDS_PER_CALL = 2.0
+BASE = date(2026, 11, 18)
+CATALOG = UpsellCatalog.load()
+
+# A cue a rule looks for, then spaces up to the size limit, then a character that makes the match fail: the
+# input that sends side-by-side whitespace quantifiers through every split of the run.
+CUES = [
+    "", "thanks", "Thanks, Dana", "Dana", "my name is Dana", "I'm Dana", "- Dana", "hi", "7", "at 7", "12:30",
+    "seven", "7pm", "half past 7", "for 5", "5 people", "party size", "party of", "saturday", "next saturday",
+    "feb 3", "usd", "$5", "from 7pm", "actually", "dana.lee", "555-123-4567",
+]  # fmt: skip
+WHITESPACE_RUNS = {
+    f"{cue!r}+{name}+x": (cue + run * MAX_TEXT_CHARS)[: MAX_TEXT_CHARS - 1] + "x"
+    for cue in CUES
+    for name, run in (("spaces", " "), ("newlines", "\n"))
+}
+MESSAGES = {**ADVERSARIAL_MESSAGES, **WHITESPACE_RUNS}
+
+RULES: dict[str, Callable[[str], Any]] = {
+    "dates": lambda t: find_dates(t, BASE),
+    "dates_expected": lambda t: find_dates(t, BASE, expect_date=True),
+    "times": lambda t: find_times(t),
+    "times_expected": lambda t: find_times(t, expect_time=True),
+    "party_size": lambda t: find_party_size(t),
+    "party_size_expected": lambda t: find_party_size(t, expect_count=True),
+    "names": lambda t: find_name(t),
+    "names_expected": lambda t: find_name(t, expect_name=True),
+    "prices": find_prices,
+    "pii": lambda t: (pii.phone_spans(t), pii.email_spans(t), pii.detect(t), pii.scrub(t)),
+    "corrections": is_correction,
+    "tone": sounds_frustrated,
+    "upsells": CATALOG.mentioned,
+    "features": ngrams,
+    "slots": lambda t: slots.extract(t, BASE),
+    "slots_requested": lambda t: slots.extract(t, BASE, ("people", "time", "first_name")),
+}
+
+
+def _timed(fn: Callable[[str], Any], text: str) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn(text)
+    return out, time.perf_counter() - t0
+
+
+def test_messages_are_the_largest_allowed() -> None:
+    assert all(len(m) == MAX_TEXT_CHARS for m in MESSAGES.values()), [
+        k for k, m in MESSAGES.items() if len(m) != MAX_TEXT_CHARS
+    ]
+
+
+@pytest.mark.timeout(120)  # a regression fails here instead of holding the suite for its whole timeout
+@pytest.mark.parametrize("name", sorted(MESSAGES))
+def test_every_rule_is_fast_on_a_full_size_message(name: str) -> None:
+    text = MESSAGES[name]
+    slow = {}
+    for rule, fn in RULES.items():
+        _, seconds = _timed(fn, text)
+        if seconds > SECONDS_PER_CALL:
+            slow[rule] = round(seconds, 2)
+    assert not slow, slow
+
+
+@pytest.mark.timeout(300)
+def test_the_fast_path_is_fast_on_full_size_messages(fast_path: FastPath) -> None:
+    names = sorted(MESSAGES)
+    slow = {}
+    for i, name in enumerate(names):
+        # Every other message answers a question, so the whole-reply patterns (a bare "7") run too.
+        item = {"text": MESSAGES[name], "requested_slots": ["people", "time", "first_name"][: 3 * (i % 2)]}
+        [analysis], seconds = _timed(fast_path.analyze_batch, [item])
+        assert_exact_spans(MESSAGES[name], analysis.entities)
+        if seconds > SECONDS_PER_CALL:
+            slow[name] = round(seconds, 2)
+    assert not slow, slow
+    # And all of them in one batch, as the worker sends them.
+    analyses, seconds = _timed(fast_path.analyze_batch, [MESSAGES[n] for n in names])
+    assert len(analyses) == len(names) and seconds < SECONDS_PER_CALL * len(names) / 4
