@@ -49,7 +49,9 @@ def up(
     from services.supervisor import run_stack
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    # With the live summary on the terminal, the supervisor's own log lines go to a file beside the workers'.
+    own_log = settings.log_file or (None if quiet else settings.data_dir / "logs" / "supervisor.log")
+    configure_logging(settings.log_level, own_log)
     raise typer.Exit(asyncio.run(run_stack(settings, demo=demo, demo_rate=demo_rate, live=not quiet)))
 
 
@@ -61,7 +63,7 @@ def worker(kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(WORKER_
     if kind not in WORKER_KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; known: {', '.join(WORKER_KINDS)}")
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_file)
     asyncio.run(run_worker(kind, settings))
 
 
@@ -76,7 +78,7 @@ def serve(
     from services.ingest.http import create_app
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_file)
     uvicorn.run(
         create_app(settings),
         host=host or settings.http_host,
@@ -96,7 +98,7 @@ def demo(
     from services.ingest.demo_producer import produce_demo
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_file)
     counts = asyncio.run(produce_demo(settings, rate=rate, duration=duration or None, seed=seed))
     typer.echo(json.dumps(counts))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -35,10 +36,16 @@ class StackStatus:
 
 
 class StatusReader:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+    """`since`: count only rows logged from then on (a run's own), as the broker's counts are a run's own."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, *, since: datetime | None = None) -> None:
         self._settings = settings
         self._pool = pool
+        self._since = since
         self._consumer: AIOKafkaConsumer | None = None
+        # Assigned to whatever partitions are read for high watermarks; kept apart from `_consumer`, whose
+        # metadata would otherwise shrink to the assigned topics and lose every other topic's partitions.
+        self._fetcher: AIOKafkaConsumer | None = None
         self._group_probes: dict[str, AIOKafkaConsumer] = {}
 
     async def _clients(self) -> AIOKafkaConsumer:
@@ -54,6 +61,11 @@ class StatusReader:
     async def reported_end_offsets(self, topic_names: tuple[str, ...]) -> dict[TopicPartition, int]:
         """What the broker answers to ListOffsets(latest); on Tansu, possibly short of the truth."""
         consumer = await self._clients()
+        if any(consumer.partitions_for_topic(name) is None for name in topic_names):
+            # A topic created since this client loaded its metadata: a new client loads it afresh.
+            await consumer.stop()
+            self._consumer = None
+            consumer = await self._clients()
         partitions = [
             TopicPartition(name, partition)
             for name in topic_names
@@ -73,7 +85,12 @@ class StatusReader:
         non_empty = {tp: end for tp, end in reported.items() if end > 0}
         if not non_empty:
             return reported
-        consumer = await self._clients()
+        if self._fetcher is None:
+            self._fetcher = AIOKafkaConsumer(
+                bootstrap_servers=bootstrap(self._settings), enable_auto_commit=False
+            )
+            await self._fetcher.start()
+        consumer = self._fetcher
         consumer.assign(list(non_empty))
         for tp, end in non_empty.items():
             consumer.seek(tp, end - 1)
@@ -116,7 +133,9 @@ class StatusReader:
             with contextlib.suppress(Exception):
                 lag[group] = await self.group_lag(group, ends)
         async with self._pool.acquire() as connection:
-            rows = await connection.fetchval("SELECT count(*) FROM messages")
+            rows = await connection.fetchval(
+                "SELECT count(*) FROM messages WHERE $1::timestamptz IS NULL OR logged_at >= $1", self._since
+            )
             conversations = await connection.fetchval("SELECT count(*) FROM conversation_logs")
         return StackStatus(
             messages_in=total(topics.CHAT_MESSAGES),
@@ -129,7 +148,8 @@ class StatusReader:
         )
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
+        for client in (self._consumer, self._fetcher):
+            if client is not None:
+                await client.stop()
         for probe in self._group_probes.values():
             await probe.stop()

@@ -17,8 +17,9 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psutil
 from rich.console import Console
@@ -79,9 +80,30 @@ class ChildProcess:
         )
 
 
-async def _spawn(child: ChildProcess, env: dict[str, str]) -> None:
-    # Each child gets its own session, so a terminal's Ctrl-C reaches only us and we stop them in order.
-    child.process = await asyncio.create_subprocess_exec(*child.argv, env=env, start_new_session=True)
+def log_path(log_dir: Path, child_name: str) -> Path:
+    """`worker nlp` logs to `logs/worker-nlp.log`."""
+    return log_dir / (child_name.replace(" ", "-") + ".log")
+
+
+def _open_child_output(log_file: Path) -> BinaryIO:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    # The caller closes it once the child holds its own copy of the descriptor.
+    return open(log_file.with_suffix(".out"), "ab")
+
+
+async def _spawn(child: ChildProcess, env: dict[str, str], log_dir: Path) -> None:
+    # Each child logs JSON lines to its own rotated file, so the terminal keeps only the live summary;
+    # whatever it prints outside logging (a crash's traceback, progress bars) goes to a `.out` beside it.
+    log_file = log_path(log_dir, child.name)
+    with _open_child_output(log_file) as output:
+        # Each child gets its own session, so a terminal's Ctrl-C reaches only us and we stop them in order.
+        child.process = await asyncio.create_subprocess_exec(
+            *child.argv,
+            env={**env, "TEPPAN_LOG_FILE": str(log_file)},
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
     child.started_at = time.monotonic()
     child.exited_at = None
 
@@ -156,10 +178,12 @@ def render_summary(status: StackStatus, children: list[ChildProcess], urls: dict
     table = Table(title="Teppan — live (Ctrl-C to stop)", show_header=False, min_width=60)
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
-    table.add_row("messages in", f"{status.messages_in:,}")
-    table.add_row("turns published", f"{status.turns_published:,}")
-    table.add_row("messages logged", f"{status.rows_logged:,}")
-    table.add_row("conversations logged", f"{status.conversations_logged:,}")
+    # The broker's counts start at zero with each run; the database's are counted since this run began
+    # too, so "in" and "logged" can be compared. Conversations are everything the database holds.
+    table.add_row("messages in (this run)", f"{status.messages_in:,}")
+    table.add_row("turns published (this run)", f"{status.turns_published:,}")
+    table.add_row("messages logged (this run)", f"{status.rows_logged:,}")
+    table.add_row("conversations in the database", f"{status.conversations_logged:,}")
     table.add_row("dead letters", f"{status.dead_letters:,}")
     for group, lag in sorted(status.consumer_lag.items()):
         table.add_row(f"lag {group}", f"{lag:,}")
@@ -232,12 +256,15 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
             children.append(
                 ChildProcess("demo", [*teppan, "demo", "--rate", str(demo_rate), "--duration", "0"])
             )
+        log_dir = data_dir / "logs"
         for child in children:
-            await _spawn(child, env)
+            await _spawn(child, env, log_dir)
+        if live:
+            Console(stderr=True).print(f"Worker logs: {log_dir}/<process>.log")
         pids_file = data_dir / PIDS_FILE_NAME
         record_processes(pids_file, servers, children)
         pool = await create_pool(running, max_size=1)
-        reader = StatusReader(running, pool)
+        reader = StatusReader(running, pool, since=datetime.now(UTC))
         console = Console()
         try:
             with (
@@ -249,7 +276,7 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
                 while not stop.is_set():
                     # Nothing a child does, and no hiccup reading the status, may stop the supervisor.
                     try:
-                        if await _restart_crashed(children, env):
+                        if await _restart_crashed(children, env, log_dir):
                             record_processes(pids_file, servers, children)
                     except Exception:
                         log.exception("restarting a child failed; trying again in a second")
@@ -272,7 +299,7 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
         (data_dir / PIDS_FILE_NAME).unlink(missing_ok=True)
 
 
-async def _restart_crashed(children: list[ChildProcess], env: dict[str, Any]) -> bool:
+async def _restart_crashed(children: list[ChildProcess], env: dict[str, Any], log_dir: Path) -> bool:
     """Restart each child that exited, once its backoff has passed; True if any was restarted."""
     restarted = False
     now = time.monotonic()
@@ -299,6 +326,6 @@ async def _restart_crashed(children: list[ChildProcess], env: dict[str, Any]) ->
         if now - child.exited_at < child.restart_delay():
             continue
         child.restarts += 1
-        await _spawn(child, env)
+        await _spawn(child, env, log_dir)
         restarted = True
     return restarted

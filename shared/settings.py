@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # How long ingest remembers an event_id to drop redeliveries; longer than any replay window we expect.
     dedup_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="TEPPAN_DEDUP_TTL_SECONDS")
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("TEPPAN_LOG_LEVEL", "LOG_LEVEL"))
+    # Unset: logs go to stderr. `teppan up` sets it per child: $TEPPAN_DATA_DIR/logs/<kind>.log, rotated.
+    log_file: Path | None = Field(default=None, alias="TEPPAN_LOG_FILE")
     # The NLP fast path's trained artefacts; `$TEPPAN_DATA_DIR/models/nlp` when unset.
     nlp_artifacts_dir: Path | None = Field(default=None, alias="TEPPAN_NLP_ARTIFACTS_DIR")
     escalation_threshold: float = Field(default=0.8, gt=0, le=1, alias="TEPPAN_ESCALATION_THRESHOLD")

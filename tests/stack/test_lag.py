@@ -44,6 +44,17 @@ async def test_lag_is_the_known_count_of_uncommitted_records(stack: Settings, db
         ends = await reader.end_offsets((topic,))
         assert ends[partition] == 107
         assert await reader.group_lag(group, {partition: ends[partition]}) == 107 - 40
+        # A reader that has fetched one topic still sees every other: its metadata must not shrink.
+        other = f"test.lag-other.{uuid.uuid4().hex[:8]}"
+        await create_topics(stack, [other])
+        producer = create_producer(stack)
+        await producer.start()
+        try:
+            await (await producer.send(other, b"y", partition=0))
+        finally:
+            await producer.stop()
+        both = await reader.end_offsets((topic, other))
+        assert both[partition] == 107 and both[TopicPartition(other, 0)] == 1
     finally:
         await reader.close()
     # Tansu says less (the last batch's first offset + 1); a correct broker says 107 too.
