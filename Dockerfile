@@ -3,7 +3,7 @@
 FROM python:3.11-slim
 
 # The CPU image pulls CPU-only torch wheels (a few hundred MB instead of several GB of CUDA);
-# docker-compose.ml.yml builds with TORCH_INDEX_URL=https://pypi.org/simple for the CUDA wheels.
+# build with --build-arg TORCH_INDEX_URL=https://pypi.org/simple for the CUDA wheels.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

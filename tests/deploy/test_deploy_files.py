@@ -1,6 +1,7 @@
 """Static checks of the production deployment files: Docker cannot run here, so the YAML is parsed instead.
 
-Worker kinds come from services/worker_kinds.py, so adding a kind without deploying it fails here.
+Worker kinds come from services/worker_kinds.py, so adding a kind without deploying it fails here, and
+every command a compose file or manifest runs is resolved against the CLI itself, with no exemptions.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from schemas.topics import ML_ESCALATIONS
 from services.worker_kinds import WORKER_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +27,6 @@ SETTINGS = (
     "TEPPAN_DATA_DIR",
 )
 INFRA = ("kafka", "postgres", "redis")
-# Worker kinds that need a GPU are deployed by docker-compose.ml.yml, not the base file.
-GPU_KINDS = ("escalation",)
 # A whole value that is one compose variable reference: ${VAR}, ${VAR:-default} or ${VAR:?message}.
 VAR_REF = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:?[-?][^}]*)?\}$")
 # A URI whose password, if any, is a variable reference.
@@ -42,11 +40,6 @@ def _load(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return _load("docker-compose.yml")
-
-
-@pytest.fixture(scope="module")
-def compose_ml() -> dict[str, Any]:
-    return _load("docker-compose.ml.yml")
 
 
 @pytest.fixture(scope="module")
@@ -96,23 +89,73 @@ def test_worker_kinds_are_known() -> None:
     assert WORKER_KINDS, "services/worker_kinds.py lists no worker kinds"
 
 
-def test_one_service_per_worker_kind(compose: dict[str, Any], compose_ml: dict[str, Any]) -> None:
+def test_one_service_per_worker_kind(compose: dict[str, Any]) -> None:
     base = _worker_services(compose)
-    ml = _worker_services(compose_ml)
     for kind in WORKER_KINDS:
-        where = ml if kind in GPU_KINDS else base
-        assert len(where.get(kind, [])) == 1, f"worker kind {kind!r} needs exactly one compose service"
-    # and nothing runs a kind the CLI would reject
-    assert set(base) <= set(WORKER_KINDS), set(base) - set(WORKER_KINDS)
+        assert len(base.get(kind, [])) == 1, f"worker kind {kind!r} needs exactly one compose service"
 
 
-def test_gpu_escalation_worker(compose_ml: dict[str, Any]) -> None:
-    svc = compose_ml["services"]["escalation"]
-    assert _argv(svc) == ["teppan", "worker", "escalation"]
-    devices = svc["deploy"]["resources"]["reservations"]["devices"]
-    assert any(
-        d["driver"] == "nvidia" and "gpu" in d["capabilities"] and d.get("count", 0) >= 1 for d in devices
-    )
+def _compose_files() -> list[Path]:
+    return sorted(ROOT.glob("docker-compose*.yml"))
+
+
+def _every_deployed_command() -> list[tuple[str, list[str]]]:
+    """(where, argv after `teppan`) for every container of every compose file and Kubernetes manifest."""
+    commands: list[tuple[str, list[str]]] = []
+    for path in _compose_files():
+        for name, svc in (_load(path.name).get("services") or {}).items():
+            argv = _argv(svc) if "image" not in svc or "teppan" in str(svc.get("image")) else []
+            if argv[:1] == ["teppan"]:
+                commands.append((f"{path.name}:{name}", argv[1:]))
+    for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") in ("Deployment", "Job", "CronJob", "StatefulSet"):
+                template = doc["spec"].get("jobTemplate", {}).get("spec", doc["spec"])["template"]
+                for container in template["spec"]["containers"]:
+                    argv = [*container.get("command", []), *container.get("args", [])]
+                    commands.append((f"{path.name}:{doc['metadata']['name']}", argv))
+    return commands
+
+
+def _cli_accepts(argv: list[str]) -> str | None:
+    """None if the real `teppan` CLI has this command (and worker kind); else why not."""
+    import click
+    import typer.main
+
+    from services.cli import app
+
+    def is_group(command: Any) -> bool:
+        # Typer's group is click's in spirit but not always by class: ask for the group's method.
+        return hasattr(command, "list_commands")
+
+    command: Any = typer.main.get_command(app)
+    words = [word for word in argv if not word.startswith("-")]
+    for index, word in enumerate(words):
+        if is_group(command):
+            sub = command.get_command(click.Context(command), word)
+            if sub is None:
+                return f"no command {' '.join(words[: index + 1])!r}"
+            command = sub
+        else:
+            break
+    if is_group(command):
+        return f"{' '.join(words)!r} is a group, not a command"
+    if command.name == "worker" and (len(words) < 2 or words[1] not in WORKER_KINDS):
+        return f"unknown worker kind in {argv}"
+    return None
+
+
+def test_every_command_a_deploy_file_runs_exists_in_the_cli() -> None:
+    commands = _every_deployed_command()
+    assert len(commands) >= len(WORKER_KINDS) * 2, "expected the compose file and the manifests to run workers"
+    problems = {where: why for where, argv in commands if (why := _cli_accepts(argv))}
+    assert not problems, problems
+
+
+def test_the_cli_check_can_fail() -> None:
+    assert _cli_accepts(["worker", "escalation"]) == "unknown worker kind in ['worker', 'escalation']"
+    assert _cli_accepts(["telepathy"]) == "no command 'telepathy'"
+    assert _cli_accepts(["db", "migrate"]) is None
 
 
 def test_one_shot_jobs_and_http(compose: dict[str, Any]) -> None:
@@ -127,8 +170,8 @@ def test_one_shot_jobs_and_http(compose: dict[str, Any]) -> None:
         assert services[job]["restart"] == "no"
 
 
-def test_every_app_service_has_every_setting(compose: dict[str, Any], compose_ml: dict[str, Any]) -> None:
-    apps = {**_app_services(compose), **compose_ml["services"]}
+def test_every_app_service_has_every_setting(compose: dict[str, Any]) -> None:
+    apps = _app_services(compose)
     reference = _env(compose["services"]["http"])
     assert set(SETTINGS) <= set(reference)
     for name, svc in apps.items():
@@ -139,8 +182,8 @@ def test_every_app_service_has_every_setting(compose: dict[str, Any], compose_ml
         assert {k: env[k] for k in SETTINGS} == {k: reference[k] for k in SETTINGS}, name
 
 
-def test_secrets_come_from_the_environment(compose: dict[str, Any], compose_ml: dict[str, Any]) -> None:
-    for data in (compose, compose_ml):
+def test_secrets_come_from_the_environment() -> None:
+    for data in (_load(path.name) for path in _compose_files()):
         for name, svc in data["services"].items():
             env = _env(svc)
             for key, value in env.items():
@@ -151,8 +194,8 @@ def test_secrets_come_from_the_environment(compose: dict[str, Any], compose_ml: 
                     assert match and VAR_REF.match(match.group("password")), f"{name}.{key} password"
 
 
-def test_apps_wait_for_healthy_servers(compose: dict[str, Any], compose_ml: dict[str, Any]) -> None:
-    apps = {**_app_services(compose), **compose_ml["services"]}
+def test_apps_wait_for_healthy_servers(compose: dict[str, Any]) -> None:
+    apps = _app_services(compose)
     for name, svc in apps.items():
         deps = svc["depends_on"]
         needs = {"migrate": ("postgres",), "topics": ("kafka",)}.get(name, INFRA)
@@ -199,7 +242,7 @@ def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_k8s_deployment_per_worker_kind(k8s: list[dict[str, Any]]) -> None:
     deployments = _deployments(k8s)
-    for kind in {*WORKER_KINDS, *GPU_KINDS}:
+    for kind in WORKER_KINDS:
         dep = deployments.get(f"teppan-{kind}")
         assert dep, f"deploy/k8s has no Deployment teppan-{kind}"
         assert _containers(dep)[0]["args"] == ["worker", kind]
@@ -215,24 +258,6 @@ def test_k8s_settings_and_secrets(k8s: list[dict[str, Any]]) -> None:
             for key in ("DATABASE_URL", "REDIS_URL", "SENTRY_DSN", "TEPPAN_API_TOKEN"):
                 assert "secretKeyRef" in env[key]["valueFrom"], f"{key} must come from a Secret"
     assert not [d for d in k8s if d["kind"] == "Secret"], "secrets are created out of band, never committed"
-
-
-def test_keda_scales_escalation_on_lag(k8s: list[dict[str, Any]]) -> None:
-    scaled = [d for d in k8s if d["kind"] == "ScaledObject"]
-    assert len(scaled) == 1
-    spec = scaled[0]["spec"]
-    assert spec["scaleTargetRef"]["name"] == "teppan-escalation"
-    kafka = [t for t in spec["triggers"] if t["type"] == "kafka"]
-    assert kafka
-    meta = kafka[0]["metadata"]
-    assert meta["consumerGroup"] == "teppan-escalation"
-    assert meta["topic"] == ML_ESCALATIONS == "ml.escalations.v1"
-    config = next(d for d in k8s if d["kind"] == "ConfigMap")
-    assert meta["bootstrapServers"] == config["data"]["KAFKA_BOOTSTRAP_SERVERS"]
-    # Replicas past the partition count would get no partition to read.
-    assert spec["maxReplicaCount"] <= int(config["data"]["TEPPAN_PARTITIONS"])
-    gpu = _containers(_deployments(k8s)["teppan-escalation"])[0]["resources"]["limits"]
-    assert int(gpu["nvidia.com/gpu"]) >= 1
 
 
 def test_kustomization_lists_every_manifest() -> None:
