@@ -1,7 +1,8 @@
-"""Test setup: a real Tansu broker always, and real PostgreSQL and Redis.
+"""Test setup: a real Kafka-protocol broker, and real PostgreSQL and Redis.
 
-PostgreSQL and Redis are the embedded wheels on a bare machine, or existing servers when
-`TEST_DATABASE_URL` / `TEST_REDIS_URL` are set. Fixtures that need them are marked `stack` in the tests.
+Each is started from its embedded wheel (Tansu, PostgreSQL, Redis) on a bare machine, or is an existing
+server when `TEST_KAFKA_BOOTSTRAP_SERVERS` / `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set. Fixtures
+that need them are marked `stack` in the tests.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def stack_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded
     data_dir = tmp_path_factory.mktemp("teppan-stack")
     servers = start_missing(
         data_dir,
-        kafka=None,  # the tests always start their own Tansu: topics are memory-only and per run
+        # A fresh Tansu per run by default (memory-only topics); a real Apache Kafka when this is set.
+        kafka=os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS"),
         database=os.environ.get("TEST_DATABASE_URL"),
         redis=os.environ.get("TEST_REDIS_URL"),
     )
