@@ -4,6 +4,10 @@ Against a fresh embedded stack unless servers are configured. Latency is each ro
 (set by PostgreSQL) minus the message's `occurred_at`, which the benchmark stamps at send time.
 The named baseline, run in the same process on the same database, is what a chat service would do
 without Teppan: one INSERT and one commit per message, awaited in turn.
+
+With `full`, every worker kind `teppan up` runs is started (not only ingest and logger), and the run
+ends only when every customer turn's analysis row is logged too; latency to the analysis row is
+`message_analyses.logged_at` minus the message's `occurred_at`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncpg
 
 from schemas import topics
 from services.stack_status import StatusReader
+from services.worker_kinds import WORKER_KINDS
 from shared.db import create_pool, migrate_database
 from shared.embedded import child_environment, start_missing
 from shared.kafka import create_producer, create_topics
@@ -101,13 +106,45 @@ async def _produce(settings: Settings, conversation_ids: list[str], count: int, 
     return started
 
 
-async def _start_workers(env: dict[str, str]) -> list[asyncio.subprocess.Process]:
+async def _start_workers(env: dict[str, str], kinds: tuple[str, ...]) -> list[asyncio.subprocess.Process]:
     return [
         await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.cli", "worker", kind, env=env, start_new_session=True
         )
-        for kind in PIPELINE_KINDS
+        for kind in kinds
     ]
+
+
+async def _wait_analysed(pool: asyncpg.Pool, conversation_ids: list[str], wait_seconds: float) -> int:
+    """Wait until every customer message of these conversations has its analysis row; returns how many."""
+    deadline = time.monotonic() + wait_seconds
+    missing = -1
+    while time.monotonic() < deadline:
+        missing = await pool.fetchval(
+            "SELECT count(*) FROM messages m LEFT JOIN message_analyses a ON a.message_event_id = m.event_id"
+            " WHERE m.conversation_id = ANY($1::uuid[]) AND m.role = 'customer' AND a.message_event_id IS NULL",
+            conversation_ids,
+        )
+        if missing == 0:
+            return 0
+        await asyncio.sleep(0.1)
+    return int(missing)
+
+
+async def _measure_analyses(pool: asyncpg.Pool, conversation_ids: list[str]) -> dict[str, Any]:
+    rows = await pool.fetch(
+        "SELECT extract(epoch FROM a.logged_at - m.occurred_at) * 1000 AS latency_ms FROM messages m"
+        " JOIN message_analyses a ON a.message_event_id = m.event_id"
+        " WHERE m.conversation_id = ANY($1::uuid[]) AND m.role = 'customer'",
+        conversation_ids,
+    )
+    latencies = sorted(float(row["latency_ms"]) for row in rows)
+    return {
+        "analyses": len(rows),
+        "latency_to_analysis_ms": {
+            name: round(percentile(latencies, q), 1) for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        },
+    }
 
 
 async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
@@ -157,7 +194,13 @@ async def _naive_baseline(pool: asyncpg.Pool, count: int) -> dict[str, Any]:
 
 
 async def run_pipeline_benchmark(
-    settings: Settings, *, messages: int, rate: float | None, verbose: bool, baseline_messages: int = 5000
+    settings: Settings,
+    *,
+    messages: int,
+    rate: float | None,
+    verbose: bool,
+    baseline_messages: int = 5000,
+    full: bool = False,
 ) -> dict[str, Any]:
     def say(text: str) -> None:
         if verbose:
@@ -183,16 +226,19 @@ async def run_pipeline_benchmark(
             await create_topics(running)
             await migrate_database(running)
             pool = await create_pool(running)
-            processes = await _start_workers(child_environment(servers, TEPPAN_LOG_LEVEL="WARNING"))
+            env = child_environment(servers, TEPPAN_LOG_LEVEL="WARNING")
+            if full and settings.nlp_artifacts_path.exists():
+                env["TEPPAN_NLP_ARTIFACTS_DIR"] = str(settings.nlp_artifacts_path.resolve())
+            processes = await _start_workers(env, WORKER_KINDS if full else PIPELINE_KINDS)
             try:
                 # Warm-up: group joins and first connections are start-up cost, not throughput.
                 warm_ids = [str(uuid.uuid4())]
                 await _produce(running, warm_ids, MESSAGES_PER_CONVERSATION, None)
                 if (
-                    await _wait_logged(pool, warm_ids, MESSAGES_PER_CONVERSATION, 120)
+                    await _wait_logged(pool, warm_ids, MESSAGES_PER_CONVERSATION, 300)
                     < MESSAGES_PER_CONVERSATION
-                ):
-                    raise RuntimeError("the pipeline did not log the warm-up messages within 120 s")
+                ) or (full and await _wait_analysed(pool, warm_ids, 300)):
+                    raise RuntimeError("the pipeline did not log the warm-up messages within 300 s")
                 say("warm-up logged; producing")
                 conversation_ids = [
                     str(uuid.uuid4()) for _ in range(-(-messages // MESSAGES_PER_CONVERSATION))
@@ -202,7 +248,14 @@ async def run_pipeline_benchmark(
                 say(f"produced {messages} in {produce_seconds:.1f}s; waiting for the logger")
                 timeout = 60 + messages / 200
                 await _wait_logged(pool, conversation_ids, messages, timeout)
+                if full:
+                    await _wait_analysed(pool, conversation_ids, timeout)
                 result = await _measure(pool, conversation_ids, messages)
+                if full:
+                    # Throughput counts until the last analysis row too: the slowest stage sets the pace.
+                    result.update(await _measure_analyses(pool, conversation_ids))
+                    result["workers"] = list(WORKER_KINDS)
+                    result["throughput_msgs_per_s"] = await _full_throughput(pool, conversation_ids, messages)
                 if baseline_messages:
                     baseline = await _naive_baseline(pool, baseline_messages)
                     print(
@@ -231,6 +284,19 @@ async def run_pipeline_benchmark(
                 await pool.close()
         finally:
             await asyncio.to_thread(servers.stop)
+
+
+async def _full_throughput(pool: asyncpg.Pool, conversation_ids: list[str], messages: int) -> float:
+    """Messages over first send → the later of the last message row and the last analysis row."""
+    row = await pool.fetchrow(
+        "SELECT extract(epoch FROM min(m.occurred_at)) AS first_sent,"
+        " extract(epoch FROM greatest(max(m.logged_at), max(a.logged_at))) AS last_logged"
+        " FROM messages m LEFT JOIN message_analyses a ON a.message_event_id = m.event_id"
+        " WHERE m.conversation_id = ANY($1::uuid[])",
+        conversation_ids,
+    )
+    elapsed = float(row["last_logged"]) - float(row["first_sent"]) if row and row["first_sent"] else 0.0
+    return round(messages / elapsed, 1) if elapsed > 0 else 0.0
 
 
 async def _measure(pool: asyncpg.Pool, conversation_ids: list[str], messages: int) -> dict[str, Any]:
