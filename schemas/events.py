@@ -11,6 +11,8 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from schemas.vocabulary import Sentiment
+
 # A chat turn is text a person typed; anything longer is a paste or an attack, and goes to the DLQ.
 MAX_TEXT_CHARS = 16_000
 # The columns these land in are PostgreSQL INTEGER (customer ids: the seed's own DDL) and NUMERIC(12, 2);
@@ -186,7 +188,7 @@ class MessageAnalysis(ConversationEvent):
     tone_probs: dict[str, float] = Field(default_factory=dict)
     intent: str
     intent_probs: dict[str, float] = Field(default_factory=dict)
-    sentiment: Literal["positive", "neutral", "negative"]
+    sentiment: Sentiment
     frustrated: bool = False
     entities: dict[str, ExtractedEntity] = Field(default_factory=dict)
     correction: bool = False

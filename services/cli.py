@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from services.analytics.cli import costs_app, experiments_app, ml_app, report_app
-from services.nlp.cli import bench as nlp_bench
-from services.nlp.cli import nlp_app
+from services.analytics.reports.cli import costs_app, experiments_app, ml_app, report_app
+from services.nlp_cli import bench as nlp_bench
+from services.nlp_cli import nlp_app
 from services.operations.cli import db_backup, db_restore, privacy_app, retention_app
 from services.worker_kinds import WORKER_KINDS
 from shared.logging import configure_logging
@@ -64,6 +64,11 @@ def worker(kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(WORKER_
         raise typer.BadParameter(f"unknown kind {kind!r}; known: {', '.join(WORKER_KINDS)}")
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_file)
+    if kind == "nlp":
+        # The nlp worker only loads its artefacts; building them when missing or stale is the app's call.
+        from services.ml.training import ensure_built
+
+        ensure_built(settings.nlp_artifacts_path)
     asyncio.run(run_worker(kind, settings))
 
 
@@ -75,7 +80,7 @@ def serve(
     """Run the HTTP server (POST /v1/events, /healthz)."""
     import uvicorn
 
-    from services.ingest.http import create_app
+    from services.http_app import create_app
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_file)
@@ -95,7 +100,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Same seed, same conversations.")] = 7,
 ) -> None:
     """Produce realistic hibachi booking conversations over the Kafka protocol."""
-    from services.ingest.demo_producer import produce_demo
+    from services.devtools.demo_producer import produce_demo
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_file)
@@ -124,7 +129,7 @@ def topics_create() -> None:
 @schemas_app.command("export")
 def schemas_export(directory: Annotated[Path, typer.Argument(help="Folder to write into.")]) -> None:
     """Write one JSON Schema per event and the AsyncAPI document faststream generates."""
-    from schemas.export import export_schemas
+    from services.asyncapi import export_schemas
 
     for path in export_schemas(directory):
         typer.echo(str(path))
@@ -140,6 +145,9 @@ def bench_pipeline(
     baseline_messages: Annotated[
         int, typer.Option(help="Messages for the naive per-message INSERT baseline; 0 skips it.")
     ] = 5000,
+    full: Annotated[
+        bool, typer.Option(help="Run every worker kind and wait for every customer turn's analysis too.")
+    ] = False,
 ) -> None:
     """Produce N chat messages and wait until all are logged; reports throughput and latency.
 
@@ -151,7 +159,12 @@ def bench_pipeline(
     configure_logging("WARNING")
     result = asyncio.run(
         run_pipeline_benchmark(
-            settings, messages=messages, rate=rate, verbose=not as_json, baseline_messages=baseline_messages
+            settings,
+            messages=messages,
+            rate=rate,
+            verbose=not as_json,
+            baseline_messages=baseline_messages,
+            full=full,
         )
     )
     typer.echo(json.dumps(result))

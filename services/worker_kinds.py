@@ -8,11 +8,11 @@ worker's adapters and registers its handlers; modules are imported only for the 
 WORKER_LIFESPANS: dict[str, str] = {
     "ingest": "services.ingest.worker",
     "nlp": "services.nlp.worker",
-    "logger": "services.analytics.logger_worker",
-    "edge-cases": "services.analytics.edge_case_worker",
-    "metrics": "services.analytics.metrics_worker",
-    "alerts": "services.analytics.alerts_worker",
-    "alerting": "services.analytics.alerting_worker",
+    "logger": "services.analytics.conversation_log.worker",
+    "edge-cases": "services.analytics.edge_cases.worker",
+    "metrics": "services.analytics.metrics.worker",
+    "alerts": "services.analytics.alert_rules.worker",
+    "alerting": "services.analytics.paging.worker",
 }
 
 WORKER_KINDS: tuple[str, ...] = tuple(WORKER_LIFESPANS)

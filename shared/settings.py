@@ -15,8 +15,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = ".teppan"
 STACK_ENV_NAME = "stack.env"
-# The analytics config files shipped with the package (prices, experiments).
-ANALYTICS_CONFIG_DIR = Path(__file__).resolve().parent.parent / "services" / "analytics" / "config"
 
 
 class Settings(BaseSettings):
@@ -40,11 +38,9 @@ class Settings(BaseSettings):
     # The NLP fast path's trained artefacts; `$TEPPAN_DATA_DIR/models/nlp` when unset.
     nlp_artifacts_dir: Path | None = Field(default=None, alias="TEPPAN_NLP_ARTIFACTS_DIR")
     escalation_threshold: float = Field(default=0.8, gt=0, le=1, alias="TEPPAN_ESCALATION_THRESHOLD")
-    # Analytics (issue 4). The shipped config files are the defaults; point these at edited copies.
-    experiments_file: Path = Field(
-        default=ANALYTICS_CONFIG_DIR / "experiments.yaml", alias="TEPPAN_EXPERIMENTS_FILE"
-    )
-    prices_file: Path = Field(default=ANALYTICS_CONFIG_DIR / "prices.yaml", alias="TEPPAN_PRICES_FILE")
+    # Analytics (issue 4). Unset: the file shipped beside the code that reads it; point these at edited copies.
+    experiments_file: Path | None = Field(default=None, alias="TEPPAN_EXPERIMENTS_FILE")
+    prices_file: Path | None = Field(default=None, alias="TEPPAN_PRICES_FILE")
     budget_daily_usd: float | None = Field(default=None, gt=0, alias="TEPPAN_BUDGET_DAILY_USD")
     budget_monthly_usd: float | None = Field(default=None, gt=0, alias="TEPPAN_BUDGET_MONTHLY_USD")
     # Edge-case and alert thresholds; the defaults are seed document 000's.

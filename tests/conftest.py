@@ -23,7 +23,7 @@ from shared.db import create_pool, migrate_database
 from shared.embedded import EmbeddedServers, child_environment, start_missing
 from shared.kafka import create_topics
 from shared.settings import Settings
-from tests.analytics.test_sentry_sink import FakeSentry
+from tests.analytics.paging.fake_sentry import FakeSentry
 from tests.stack.helpers import produce_chat_messages, wait_until_caught_up, wait_until_logged
 
 
@@ -154,8 +154,9 @@ async def analytics(
 @pytest.fixture(scope="session")
 def nlp_artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Small NLP artefacts (domain data only) for worker tests; reuses a distilled embedding model if cached."""
+    from services.common.textmodel.artefacts import STATIC_SUBDIR
+    from services.ml.training import train
     from services.nlp.fast_path import default_artifact_dir
-    from services.nlp.training import STATIC_SUBDIR, train
 
     target = tmp_path_factory.mktemp("nlp-worker-artifacts")
     cached = default_artifact_dir() / STATIC_SUBDIR

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from schemas.events import (
     Turn,
     TurnContext,
 )
+from services.common.corrections import is_correction
 from shared.consumer import UndecodableRecord
 
 INPUT_TOPIC_MODELS: dict[str, type[BaseModel]] = {
@@ -36,13 +36,6 @@ VALIDATED_TOPICS: dict[type[BaseModel], str] = {
     ServiceCall: topics.INGEST_SERVICE_CALLS,
 }
 
-# Customers correct themselves in a few stock ways; the NLP path refines this per message.
-CORRECTION_PATTERN = re.compile(
-    r"\b(actually|i meant|correction|change (?:it|that|the \w+) to|make (?:it|that)|instead of|"
-    r"scratch that|sorry,? (?:it'?s|make)|not \d+,? (?:but|it'?s))\b",
-    re.IGNORECASE,
-)
-
 
 def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
     """The model a record on an input topic must validate as; a wrong `event_type` is undecodable."""
@@ -61,7 +54,8 @@ def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
 
 
 def looks_like_correction(message: ChatMessage) -> bool:
-    return message.role == "customer" and bool(CORRECTION_PATTERN.search(message.text))
+    """A customer revising what they said, by the same detector the NLP fast path flags messages with."""
+    return message.role == "customer" and is_correction(message.text)
 
 
 @dataclass(frozen=True)

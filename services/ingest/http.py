@@ -1,12 +1,12 @@
 """The HTTP front door: `POST /v1/events` validates events and produces them to their `chat.*` topics.
 
 It only produces; the ingest worker de-duplicates and numbers them like any other Kafka input.
-`GET /metrics` serves the analytics figures of the last hour in Prometheus' text format.
+Other rooms' routes (analytics' `GET /metrics`) are mounted by the app layer behind the same token.
 
 Everything here faces untrusted clients, so every failure has a status of its own: 413 for a body or a
 batch over the limits, 422 (naming the field and the rule, never quoting the input) for anything that
-is not valid events, 503 when the broker or the database does not answer. A 202 means the broker
-acknowledged every event of the request.
+is not valid events, 503 when the broker does not answer. A 202 means the broker acknowledged every
+event of the request.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, get_args
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -32,10 +30,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas.events import BookingOutcome, ChatMessage, InputEvent, ServiceCall, SurveyResponse
-from services.analytics.metrics import render_prometheus
-from services.analytics.queries import merged_window
 from services.ingest.core import EVENT_TYPE_TOPICS
-from shared.db import create_pool
 from shared.json_input import InvalidJson, loads_bounded
 from shared.kafka import MAX_MESSAGE_BYTES, bootstrap
 from shared.settings import Settings
@@ -49,12 +44,6 @@ EVENT_LIST_ADAPTER: TypeAdapter[Any] = TypeAdapter(list[InputEvent])
 # Only for the OpenAPI document: what a body may be.
 EVENTS_DOCUMENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(InputEvent | list[InputEvent])
 bearer = HTTPBearer(auto_error=False)
-# `/metrics` shows the stored one-minute windows of this span merged: enough traffic for stable rates
-# and percentiles, recent enough to be "current".
-METRICS_SPAN = timedelta(hours=1)
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# A database that does not answer must not hold a scrape longer than Prometheus' default timeout (10 s).
-METRICS_QUERY_TIMEOUT_S = 5.0
 # One list with 100,000 wrong items would otherwise answer with 100,000 errors: a tiny request
 # amplified into megabytes. The first few are what a client fixes first anyway.
 MAX_REPORTED_ERRORS = 20
@@ -252,21 +241,21 @@ async def produce(producer: AIOKafkaProducer, events: Sequence[Any]) -> None:
         raise
 
 
-def create_app(settings: Settings, *, producer: AIOKafkaProducer | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    producer: AIOKafkaProducer | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The front door, with `routers` (other rooms' endpoints) mounted behind the same bearer token."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.producer = producer or create_http_producer(settings)
         await app.state.producer.start()
-        # Only /metrics reads the database. min_size=0 connects on the first scrape, so a database that
-        # is down costs /metrics a 503 and never stops the front door from taking events.
-        app.state.pool = (
-            await create_pool(settings, min_size=0, max_size=2) if settings.database_url else None
-        )
         try:
             yield
         finally:
-            if app.state.pool is not None:
-                await app.state.pool.close()
             await app.state.producer.stop()
 
     # The documentation routes are declared below behind the token, not by FastAPI's defaults, which
@@ -308,20 +297,8 @@ def create_app(settings: Settings, *, producer: AIOKafkaProducer | None = None) 
     async def redoc_docs() -> HTMLResponse:
         return get_redoc_html(openapi_url="/openapi.json", title="Teppan API")
 
-    @app.get("/metrics", dependencies=[Depends(require_token)])
-    async def metrics(request: Request) -> Response:
-        pool = request.app.state.pool
-        if pool is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no database is configured")
-        now = datetime.now(UTC)
-        try:
-            async with asyncio.timeout(METRICS_QUERY_TIMEOUT_S):
-                window = await merged_window(pool, now - METRICS_SPAN, now)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
-            log.warning("metrics query failed", extra={"error": type(error).__name__})
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable") from None
-        body = render_prometheus(window.figures() if window else None)
-        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_token)])
 
     async def post_events(request: Request) -> Response:
         """Validate, produce, and answer 202 once the broker acknowledged every event."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from schemas import topics
 from schemas.events import BookingOutcome, ChatMessage, ServiceCall, SurveyResponse, Turn
-from services.analytics.experiments import Experiment, assign_variants, load_experiments
+from services.common.experiments import Experiment, assign_variants, load_experiments
 from services.ingest.core import (
     INPUT_TOPIC_MODELS,
     VALIDATED_TOPICS,

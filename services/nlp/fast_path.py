@@ -15,16 +15,24 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from schemas.vocabulary import reply_tone
+from services.common.corrections import is_correction
+from services.common.textmodel.artefacts import ARTEFACT_VERSION, is_built, load_heads
+from services.common.textmodel.heads import StackedHeads
+from services.common.timestamps import parse_occurred_at
 from services.nlp import slots
-from services.nlp.corrections import is_correction
+from services.nlp.dates import find_dates
 from services.nlp.entities import Entity, lower_aligned
-from services.nlp.heads import StackedHeads
-from services.nlp.tone import reply_tone, sounds_frustrated
-from services.nlp.training import is_built, load_heads, train
+from services.nlp.frustration import sounds_frustrated
+from services.nlp.times import find_times
 from services.nlp.upsells import UpsellCatalog
 
 DEFAULT_THRESHOLD = 0.8
 _LEADING_PREP = re.compile(r"^(?:at|on|for)\s+", re.I)
+
+
+class MissingArtefacts(RuntimeError):
+    """The artefact folder is empty, incomplete or built by another ARTEFACT_VERSION."""
 
 
 def default_artifact_dir() -> Path:
@@ -125,10 +133,13 @@ class FastPath:
     def load(
         cls, artifact_dir: Path | None = None, *, escalation_threshold: float = DEFAULT_THRESHOLD
     ) -> FastPath:
-        """Load the artefacts, training them into artifact_dir first when they are missing."""
+        """Load the artefacts; building them is services.ml's job, which the app layer runs first when needed."""
         artifact_dir = artifact_dir or default_artifact_dir()
         if not is_built(artifact_dir):
-            train(artifact_dir)
+            raise MissingArtefacts(
+                f"no current NLP artefacts ({ARTEFACT_VERSION}) in {artifact_dir}; "
+                f"build them with `teppan nlp train --artifacts {artifact_dir}`"
+            )
         heads, meta = load_heads(artifact_dir)
         return cls(heads, meta, UpsellCatalog.load(), escalation_threshold)
 
@@ -138,6 +149,20 @@ class FastPath:
         t0 = time.perf_counter()
         probs = self.heads.predict(text)
         return self._finish(text, probs, tuple(requested_slots), occurred_at, t0)
+
+    @staticmethod
+    def resolve(slot: str, surface: str, base: date) -> Any:
+        """The value the rules give `surface` read alone as a date or time slot ("10:45 AM" -> "10:45"), or None.
+
+        Evaluation resolves gold surfaces with this, so a gold and a predicted span that differ in wording
+        but mean the same moment match."""
+        if slot == "time":
+            found = find_times(surface, expect_time=True)
+        elif slot == "date":
+            found = find_dates(surface, base, expect_date=True)
+        else:
+            return None
+        return found[0].value if found else None
 
     def analyze_batch(self, items: Iterable[str | Mapping[str, Any]]) -> list[Analysis]:
         """Items are texts or mappings with "text" and optional "requested_slots" (or "context") and "occurred_at"."""
@@ -223,12 +248,3 @@ def _normalise_item(item: str | Mapping[str, Any]) -> tuple[str, tuple[str, ...]
     if isinstance(occurred, str):
         occurred = parse_occurred_at(occurred)
     return str(item.get("text", "")), tuple(requested), occurred
-
-
-def parse_occurred_at(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -1,26 +1,21 @@
-"""Upsell items: which catalog items a message mentions, and rule-based suggestions for the assistant."""
+"""Upsells in a message: which menu items it mentions, and rule-based suggestions for the assistant.
+
+The menu itself (ids, prices, synonyms) is event vocabulary, read from schemas.vocabulary.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
-CATALOG_PATH = Path(__file__).with_name("catalog.json")
+from schemas.vocabulary import UPSELL_MENU_FILE, Upsell, load_upsell_menu
+
 _CELEBRATION = re.compile(r"birthday|anniversary|wedding|graduation|celebrat|engagement|retirement|special")
 
 
-@dataclass(frozen=True, slots=True)
-class UpsellItem:
-    id: str
-    label: str
-    price_per_person: float
-    synonyms: tuple[str, ...]
-
-
 class UpsellCatalog:
-    def __init__(self, items: list[UpsellItem], version: str) -> None:
+    def __init__(self, items: Sequence[Upsell], version: str) -> None:
         self.items = {i.id: i for i in items}
         self.version = version
         # One alternation, longest synonyms first, so "lobster tail" wins over "lobster".
@@ -30,13 +25,9 @@ class UpsellCatalog:
         self._re = re.compile(rf"\b(?:{alternation.lower()})\b")  # matched on lower-cased text
 
     @classmethod
-    def load(cls, path: Path = CATALOG_PATH) -> UpsellCatalog:
-        raw = json.loads(path.read_text())
-        items = [
-            UpsellItem(d["id"], d["label"], float(d.get("price_per_person", 0.0)), tuple(d["synonyms"]))
-            for d in raw["items"]
-        ]
-        return cls(items, str(raw.get("version", "0")))
+    def load(cls, path: Path = UPSELL_MENU_FILE) -> UpsellCatalog:
+        menu = load_upsell_menu(path)
+        return cls(menu.items, menu.version)
 
     def mentioned(self, text: str, lower: str | None = None) -> list[str]:
         seen: list[str] = []

@@ -130,7 +130,8 @@ def register(broker: KafkaBroker, fast_path: FastPath) -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
-    # The models load (and on first use train) once per process, off the event loop.
+    # The models load once per process, off the event loop. This room never trains: `teppan worker nlp`
+    # (the app layer) builds missing artefacts before it gets here, and without them loading fails clearly.
     fast_path = await asyncio.to_thread(
         FastPath.load, settings.nlp_artifacts_path, escalation_threshold=settings.escalation_threshold
     )

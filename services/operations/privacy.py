@@ -35,7 +35,7 @@ from typing import Any, Literal
 import asyncpg
 from redis.asyncio import Redis
 
-from services.analytics.edge_case_worker import prediction_log_dir
+from services.analytics.edge_cases.prediction_log import prediction_log_dir
 from services.ingest.state import conversation_key, event_key
 from services.operations.retention import affected_rows
 from shared.db import database_url

@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.analytics.edge_case_worker import prediction_log_dir
+from services.analytics.edge_cases.prediction_log import prediction_log_dir
 from shared.db import database_url
 from shared.settings import Settings
 

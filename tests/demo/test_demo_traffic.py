@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from services.ingest.demo_traffic import (
+from schemas.vocabulary import FRUSTRATED_REPLY_TONE, INTENTS, REPLY_TONES, TONES, load_upsell_menu
+from services.devtools.demo_traffic import (
+    CUSTOMER_TONE_WEIGHTS,
     MINIMUM_ORDER,
+    UPSELL_NAMES,
     UPSELL_PRICES,
     DemoConversation,
     generate_conversations,
@@ -215,6 +218,20 @@ def test_variety(convs: list[DemoConversation]) -> None:
     customers = Counter(c.customer_id for c in convs if c.customer_id is not None)
     assert customers.most_common(1)[0][1] >= 2  # customers recur
     assert any(c.customer_id is None for c in convs)
+
+
+def test_the_demo_speaks_the_shared_vocabulary(convs: list[DemoConversation]) -> None:
+    assert set(CUSTOMER_TONE_WEIGHTS) == set(TONES)
+    assert UPSELL_PRICES == load_upsell_menu().prices() and set(UPSELL_NAMES) <= set(UPSELL_PRICES)
+    truths = [t for c in convs for t in c.truth.values()]
+    assert {t["tone"] for t in truths} <= set(TONES) and {t["intent"] for t in truths} <= set(INTENTS)
+    reply_tones = {
+        e["tone_used"]
+        for c in convs
+        for _, e in c.events
+        if e["event_type"] == "chat.message" and e["role"] == "ai"
+    }
+    assert reply_tones <= {*REPLY_TONES.values(), FRUSTRATED_REPLY_TONE}
 
 
 def test_booked_totals_match_prices(convs: list[DemoConversation]) -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from services.common.textmodel.artefacts import STATIC_SUBDIR
+from services.ml.training import train
 from services.nlp.fast_path import FastPath, default_artifact_dir
-from services.nlp.training import STATIC_SUBDIR, train
 
 
 @pytest.fixture(scope="session")

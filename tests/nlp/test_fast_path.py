@@ -4,9 +4,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.nlp.cli import predict_file
-from services.nlp.evaluation import evaluate
-from services.nlp.fast_path import FastPath
+import pytest
+
+from services.ml.evaluation import evaluate
+from services.nlp.fast_path import FastPath, MissingArtefacts
+from services.nlp_cli import predict_file
 
 PREDICT_KEYS = {
     "id",
@@ -135,10 +137,13 @@ def test_confidence_is_the_intent_probability(fast_path: FastPath) -> None:
     assert low.analyze("hello").escalate
 
 
-def test_stale_artefacts_are_rebuilt(nlp_artifacts: Path, tmp_path: Path) -> None:
+def test_stale_artefacts_are_rebuilt(
+    nlp_artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
 
-    from services.nlp.training import ARTEFACT_VERSION, is_built
+    from services.common.textmodel.artefacts import ARTEFACT_VERSION, is_built
+    from services.ml import training
 
     assert is_built(nlp_artifacts)
     copy = tmp_path / "stale"
@@ -148,6 +153,15 @@ def test_stale_artefacts_are_rebuilt(nlp_artifacts: Path, tmp_path: Path) -> Non
     meta["artefact_version"] = "nlp-fast-0"
     (copy / "meta.json").write_text(json.dumps(meta))
     assert not is_built(copy)
+    # The fast path never trains: it refuses stale or missing artefacts, and the app layer rebuilds them.
+    for folder in (copy, tmp_path / "missing"):
+        with pytest.raises(MissingArtefacts, match="teppan nlp train"):
+            FastPath.load(folder)
+    trained: list[Path] = []
+    monkeypatch.setattr(training, "train", trained.append)
+    training.ensure_built(nlp_artifacts)
+    training.ensure_built(copy)
+    assert trained == [copy]
 
 
 def test_surfaces_keep_the_case_as_written(fast_path: FastPath) -> None:

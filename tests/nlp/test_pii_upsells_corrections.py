@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from schemas.vocabulary import load_upsell_menu
+from services.common.corrections import is_correction
 from services.nlp import pii
-from services.nlp.corrections import is_correction
 from services.nlp.upsells import UpsellCatalog
+from shared.pii import scrub_pii
 
 
 def test_scrub_masks_phones_and_emails() -> None:
     text = "call me at (555) 123-4567 or 555.987.6543, or mail dana.lee+party@example.co.uk"
-    out = pii.scrub(text)
+    out = scrub_pii(text)
     assert "555" not in out and "example" not in out
-    assert out.count("[PHONE]") == 2 and out.count("[EMAIL]") == 1
+    assert out.count("[phone]") == 2 and out.count("[email]") == 1
+    assert pii.detect(text) == {"phone": True, "email": True}
 
 
 def test_detect_flags_only() -> None:
@@ -29,6 +32,21 @@ def test_upsell_mentions_and_suggestions() -> None:
     )
     assert "gyoza" not in picks and picks
     assert cat.suggest(intent="complaint", tone="direct", party_size=30, mentioned=[], text="late chef") == []
+
+
+def test_international_numbers_are_flagged_and_dates_with_times_are_not() -> None:
+    assert pii.detect("reach me on +44 20 7946 0958") == {"phone": True, "email": False}
+    # A date and a time written together look like a long digit run: logs mask it, the detector does not,
+    # or its span would hide the date and time from the slot rules.
+    assert pii.phone_spans("can we do 2026-11-29 18:00?") == []
+    assert scrub_pii("can we do 2026-11-29 18:00?") == "can we do [phone]:00?"
+
+
+def test_the_catalog_is_the_one_upsell_menu() -> None:
+    menu = load_upsell_menu()
+    catalog = UpsellCatalog.load()
+    assert set(catalog.items) == {item.id for item in menu.items} and catalog.version == menu.version
+    assert menu.prices()["gyoza"] == 10.0  # seed 000: 30 guests with gyoza come to $1,950 at $55 a head
 
 
 def test_corrections() -> None:

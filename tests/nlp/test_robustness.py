@@ -14,18 +14,19 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.common.corrections import is_correction
 from services.nlp import pii, slots
-from services.nlp.corrections import is_correction
 from services.nlp.dates import find_dates
 from services.nlp.entities import Claimed, lower_aligned, overlaps
 from services.nlp.fast_path import FastPath
+from services.nlp.frustration import sounds_frustrated
 from services.nlp.names import find_name
 from services.nlp.numerals import NUMBER_RE, parse_number
 from services.nlp.party_size import find_party_size
 from services.nlp.prices import find_budget, find_prices
 from services.nlp.times import PARTS_OF_DAY, find_times
-from services.nlp.tone import sounds_frustrated
 from services.nlp.upsells import UpsellCatalog
+from shared.pii import scrub_pii
 from tests.nlp.adversarial import (
     any_text,
     assert_exact_span,
@@ -121,7 +122,7 @@ def test_pii(text: str) -> None:
     assert all("@" in text[s:e] for s, e in emails)
     assert all(sum(c.isdigit() for c in text[s:e]) >= 10 for s, e in phones)
     assert pii.detect(text) == {"phone": bool(phones), "email": bool(emails)}
-    assert isinstance(pii.scrub(text), str)
+    assert isinstance(scrub_pii(text), str)
 
 
 @RULES

@@ -14,17 +14,18 @@ from typing import Any
 import pytest
 
 from schemas.events import MAX_TEXT_CHARS
+from services.common.corrections import is_correction
+from services.common.textmodel.featurizer import ngrams
 from services.nlp import pii, slots
-from services.nlp.corrections import is_correction
 from services.nlp.dates import find_dates
 from services.nlp.fast_path import FastPath
-from services.nlp.featurizer import ngrams
+from services.nlp.frustration import sounds_frustrated
 from services.nlp.names import find_name
 from services.nlp.party_size import find_party_size
 from services.nlp.prices import find_prices
 from services.nlp.times import find_times
-from services.nlp.tone import sounds_frustrated
 from services.nlp.upsells import UpsellCatalog
+from shared.pii import scrub_pii
 from tests.nlp.adversarial import ADVERSARIAL_MESSAGES, assert_exact_spans
 
 SECONDS_PER_CALL = 2.0
@@ -55,7 +56,7 @@ RULES: dict[str, Callable[[str], Any]] = {
     "names": lambda t: find_name(t),
     "names_expected": lambda t: find_name(t, expect_name=True),
     "prices": find_prices,
-    "pii": lambda t: (pii.phone_spans(t), pii.email_spans(t), pii.detect(t), pii.scrub(t)),
+    "pii": lambda t: (pii.phone_spans(t), pii.email_spans(t), pii.detect(t), scrub_pii(t)),
     "corrections": is_correction,
     "tone": sounds_frustrated,
     "upsells": CATALOG.mentioned,

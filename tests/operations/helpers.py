@@ -20,8 +20,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from schemas.events import ChatMessage
-from services.analytics.edge_case_worker import prediction_log_dir
-from services.analytics.prediction_log import PredictionLog, prediction_record
+from services.analytics.edge_cases.prediction_log import PredictionLog, prediction_log_dir, prediction_record
 from services.ingest.state import IngestState
 from shared.db import migrate
 from shared.settings import Settings

@@ -159,11 +159,9 @@ def original_bytes(letter: DeadLetter) -> bytes:
 
 def topics_read_by(kind: str) -> list[str]:
     """The topics a worker kind's consumer group reads."""
-    from services.analytics import (
-        edge_case_worker,
-        logger_worker,
-        metrics_worker,
-    )
+    from services.analytics.conversation_log import worker as logger_worker
+    from services.analytics.edge_cases import worker as edge_case_worker
+    from services.analytics.metrics import worker as metrics_worker
     from services.ingest.core import INPUT_TOPIC_MODELS
 
     return {

@@ -16,10 +16,10 @@ import uvicorn
 
 from schemas import topics
 from schemas.events import Alert, MessageAnalysis
-from services.ingest.http import create_app
+from services.http_app import create_app
 from shared.embedded import free_port
 from shared.settings import Settings
-from tests.analytics.test_sentry_sink import FakeSentry
+from tests.analytics.paging.fake_sentry import FakeSentry
 from tests.conftest import WorkerProcesses
 from tests.stack.analytics_helpers import read_topic
 from tests.stack.helpers import produce_events, produce_raw, wait_for, wait_until_caught_up

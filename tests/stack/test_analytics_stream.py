@@ -23,7 +23,7 @@ import pytest
 from scipy import stats
 
 from schemas import topics
-from services.analytics.metrics import MetricsWindow, merge_windows
+from services.analytics.metrics.windows import MetricsWindow, merge_windows
 from shared.settings import Settings
 from tests.conftest import WorkerProcesses
 from tests.stack.analytics_helpers import read_topic, teppan, teppan_json

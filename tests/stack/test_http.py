@@ -21,7 +21,8 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
 
-from services.ingest.http import MAX_REPORTED_ERRORS, create_app
+from services.http_app import create_app
+from services.ingest.http import MAX_REPORTED_ERRORS
 from shared.embedded import EmbeddedServers, free_port
 from shared.kafka import create_topics
 from shared.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.events import EVENT_MODELS, INPUT_EVENT_ADAPTER, MAX_TEXT_CHARS, ChatMessage
-from schemas.export import export_schemas
+from services.asyncapi import export_schemas
 
 WIRE_EXAMPLE = {
     "event_id": "6f1c2a0e-8d2b-4c1e-9a57-3f7b0f6d9e11",

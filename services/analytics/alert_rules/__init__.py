@@ -1,0 +1,1 @@
+"""The `alerts` worker kind's room: decides which alert rules and budgets fire, with cooldowns."""

@@ -1,0 +1,1 @@
+"""The `metrics` worker kind's room: one-minute windows with mergeable sketches, usage, surveys, labels."""

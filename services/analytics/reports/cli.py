@@ -1,0 +1,178 @@
+"""The analytics commands (`teppan costs|experiments|ml|report ...`): read PostgreSQL, print text or `--json`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import asyncpg
+import typer
+
+from shared.db import database_url
+from shared.settings import Settings, load_settings
+
+costs_app = typer.Typer(help="LLM cost against the price table and budgets.", no_args_is_help=True)
+experiments_app = typer.Typer(help="A/B experiment results.", no_args_is_help=True)
+ml_app = typer.Typer(help="Machine-learning readiness.", no_args_is_help=True)
+report_app = typer.Typer(help="Periodic KPI reports.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the JSON document only.")]
+
+
+def _query(run: Callable[[asyncpg.Connection, Settings], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    settings = load_settings()
+
+    async def main() -> dict[str, Any]:
+        connection = await asyncpg.connect(database_url(settings))
+        try:
+            return await run(connection, settings)
+        finally:
+            await connection.close()
+
+    return asyncio.run(main())
+
+
+def _num(value: Any, spec: str = ".4f", missing: str = "n/a") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+@costs_app.command("report")
+def costs_report(
+    as_json: JsonOption = False,
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First UTC day.")] = None,
+    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last UTC day.")] = None,
+) -> None:
+    """Total LLM cost, by model and day, per conversation and booking, and the budget used."""
+    from services.analytics.reports import queries
+    from services.analytics.reports.costs import Budgets, PriceTable
+
+    async def run(connection: asyncpg.Connection, settings: Settings) -> dict[str, Any]:
+        return await queries.costs(
+            connection,
+            PriceTable.load(settings.prices_file),
+            Budgets(settings.budget_daily_usd, settings.budget_monthly_usd),
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+        )
+
+    report = _query(run)
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(f"LLM cost: ${report['total_usd']:.4f}")
+    typer.echo(f"  per conversation: ${_num(report['per_conversation_avg_usd'], '.6f')}")
+    typer.echo(f"  per booking:      ${_num(report['per_booking_usd'], '.6f')}")
+    typer.echo("By model:")
+    for key, usd in report["by_model"].items():
+        typer.echo(f"  {key:<32} ${usd:.4f}")
+    typer.echo("By day:")
+    for key, usd in report["by_day"].items():
+        typer.echo(f"  {key}  ${usd:.4f}")
+    if report["unknown_models"]:
+        typer.echo(f"Unknown models (not priced): {', '.join(report['unknown_models'])}")
+    budget = report["budget"]
+    for period in ("daily", "monthly"):
+        limit = budget[f"{period}_usd"]
+        used = budget[f"{period}_used"]
+        share = f" ({100 * used / limit:.1f}%)" if limit else ""
+        typer.echo(
+            f"Budget {period}: ${used:.4f} of {'$' + format(limit, '.2f') if limit else 'no limit'}{share}"
+        )
+
+
+@experiments_app.command("report")
+def experiments_report(
+    name: Annotated[str, typer.Argument(help="The experiment's name in TEPPAN_EXPERIMENTS_FILE.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Per variant: n, conversion, turns, upsells and CSAT; lifts with CIs, p-values and SRM."""
+    from services.analytics.reports import queries
+    from services.common.experiments import load_experiments
+
+    settings = load_settings()
+    definitions = {experiment.name: experiment for experiment in load_experiments(settings.experiments_file)}
+    if name not in definitions:
+        raise typer.BadParameter(f"unknown experiment {name!r}; known: {', '.join(definitions) or 'none'}")
+
+    async def run(connection: asyncpg.Connection, _: Settings) -> dict[str, Any]:
+        return await queries.experiment(connection, definitions[name])
+
+    report = _query(run)
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(f"Experiment {report['experiment']} (control: {report['control']})")
+    typer.echo(f"  {'variant':<16}{'n':>6}{'conv.':>7}{'rate':>8}{'turns':>8}{'upsell':>8}{'CSAT':>7}")
+    for variant, v in report["variants"].items():
+        typer.echo(
+            f"  {variant:<16}{v['n']:>6}{v['conversions']:>7}{v['conversion_rate']:>8.3f}"
+            f"{v['avg_turns']:>8.2f}{v['upsell_acceptance']:>8.3f}{_num(v['csat'], '.3f'):>7}"
+        )
+    srm = report["srm"]
+    typer.echo(f"  sample-ratio mismatch: p={_num(srm['p_value'])}{'  FLAGGED' if srm['flagged'] else ''}")
+    for variant, c in report["comparisons"].items():
+        ci = c["ci95"]
+        typer.echo(
+            f"  {variant} vs control: lift {_num(c['lift_abs'], '+.4f')}"
+            f" (95% CI {_num(ci and ci[0], '+.4f')} to {_num(ci and ci[1], '+.4f')}),"
+            f" relative {_num(c['lift_rel'], '+.2%')}, p={_num(c['p_value'])} ({c['test'] or 'no data'}),"
+            f" chance to beat control {_num(c['chance_to_beat_control'], '.1%')}"
+        )
+
+
+@ml_app.command("readiness")
+def ml_readiness(as_json: JsonOption = False) -> None:
+    """Live counts against seed 000's thresholds, and the estimated days until ML is worth it."""
+    from services.analytics.reports import queries
+
+    async def run(connection: asyncpg.Connection, _: Settings) -> dict[str, Any]:
+        return await queries.readiness(connection)
+
+    report = _query(run)
+    if as_json:
+        _print_json(report)
+        return
+    for name, count in report["counts"].items():
+        mark = "ok" if report["met"][name] else "  "
+        typer.echo(f"  [{mark}] {name:<26}{count:>8} / {report['thresholds'][name]}")
+    days = report["estimated_days_to_ready"]
+    typer.echo(
+        f"ML ready: {'yes' if report['ml_ready'] else 'no'}; estimated days to ready: {_num(days, 'd')}"
+    )
+
+
+@report_app.command("weekly")
+def report_weekly(as_json: JsonOption = False) -> None:
+    """Seed 000's weekly KPIs over the last seven days."""
+    from services.analytics.reports import queries
+
+    async def run(connection: asyncpg.Connection, _: Settings) -> dict[str, Any]:
+        return await queries.weekly(connection)
+
+    report = _query(run)
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(f"Weekly report (the seven days to {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
+    labels = {
+        "conversations_this_week": ("conversations this week", "d"),
+        "total_conversations": ("conversations in total", "d"),
+        "labeled_data_percentage": ("labelled data %", ".1f"),
+        "tone_accuracy": ("tone accuracy", ".3f"),
+        "intent_accuracy": ("intent accuracy", ".3f"),
+        "response_time_p95": ("p95 NLP response time (ms)", ".1f"),
+        "conversion_rate": ("conversion", ".3f"),
+        "upsell_acceptance_rate": ("upsell acceptance", ".3f"),
+        "avg_booking_value": ("average booking value ($)", ".2f"),
+        "estimated_days_to_ml_ready": ("estimated days to ML ready", "d"),
+    }
+    for key, (label, spec) in labels.items():
+        typer.echo(f"  {label:<30}{_num(report[key], spec):>12}")
+    typer.echo(f"  {'ML ready':<30}{'yes' if report['ml_ready'] else 'no':>12}")

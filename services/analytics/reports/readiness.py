@@ -1,0 +1,142 @@
+"""ML readiness against seed document 000's table, with an estimate of the days left, and the weekly KPIs.
+
+Pure: the CLI and the weekly job count rows in storage and pass the counts in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from services.analytics.metrics.sketches import LatencySketch
+
+GROWTH_WINDOW_DAYS = 28
+
+
+@dataclass(frozen=True)
+class ReadinessCounts:
+    """The counts seed 000's readiness table tracks (also used for its thresholds)."""
+
+    conversations: int = 0
+    labeled_tone: int = 0
+    booking_outcomes: int = 0
+    surveys: int = 0
+    edge_cases: int = 0
+    monthly_active_customers: int = 0
+
+
+THRESHOLDS = ReadinessCounts(
+    conversations=10_000,
+    labeled_tone=5_000,
+    booking_outcomes=1_000,
+    surveys=500,
+    edge_cases=200,
+    monthly_active_customers=1_000,
+)
+
+
+def estimated_days_to_ready(
+    current: ReadinessCounts,
+    earlier: ReadinessCounts | None,
+    *,
+    window_days: float = GROWTH_WINDOW_DAYS,
+    thresholds: ReadinessCounts = THRESHOLDS,
+) -> int | None:
+    """Days until every count reaches its threshold, extrapolating the growth of the last window.
+
+    Method: each count below its threshold is assumed to keep growing linearly at its average
+    daily growth over the window, (current - earlier) / window_days; the estimate is the slowest
+    count's (threshold - current) / rate, rounded up. 0 when all are met. None when there is no
+    earlier snapshot or a missing count did not grow (it would never arrive at this rate).
+    `earlier` is the counts as of `window_days` ago; for a system younger than the window pass
+    zeros and its age in days. Monthly active customers is a level, not a running total; its
+    change over the window is extrapolated the same way.
+    """
+    now, target = asdict(current), asdict(thresholds)
+    missing = [name for name in target if now[name] < target[name]]
+    if not missing:
+        return 0
+    if earlier is None or window_days <= 0:
+        return None
+    before = asdict(earlier)
+    days = 0.0
+    for name in missing:
+        rate = (now[name] - before[name]) / window_days
+        if rate <= 0:
+            return None
+        days = max(days, (target[name] - now[name]) / rate)
+    return math.ceil(days)
+
+
+def readiness_report(
+    current: ReadinessCounts,
+    earlier: ReadinessCounts | None = None,
+    *,
+    window_days: float = GROWTH_WINDOW_DAYS,
+    thresholds: ReadinessCounts = THRESHOLDS,
+) -> dict[str, Any]:
+    """The `teppan ml readiness --json` document; ml_ready needs every count at its threshold."""
+    counts, limits = asdict(current), asdict(thresholds)
+    met = {name: counts[name] >= limits[name] for name in limits}
+    return {
+        "counts": counts,
+        "thresholds": limits,
+        "met": met,
+        "ml_ready": all(met.values()),
+        "estimated_days_to_ready": estimated_days_to_ready(
+            current, earlier, window_days=window_days, thresholds=thresholds
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class WeeklyInputs:
+    """The week's raw figures for `weekly_kpis`.
+
+    labelled_items / labellable_items: customer messages with a human tone label / all customer
+    messages. response_time: the week's merged NLP latency sketch. Bookings, upsells and values
+    are those of the week's outcomes.
+    """
+
+    conversations_this_week: int
+    total_conversations: int
+    labelled_items: int
+    labellable_items: int
+    tone_correct: int
+    tone_labelled: int
+    intent_correct: int
+    intent_labelled: int
+    response_time: LatencySketch | None
+    bookings: int
+    upsells_offered: int
+    upsells_accepted: int
+    booking_value_sum: float
+    booking_values: int
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def weekly_kpis(inputs: WeeklyInputs, readiness: Mapping[str, Any]) -> dict[str, Any]:
+    """The `teppan report weekly --json` document: seed 000's KPI set, keyed as the seed names them.
+
+    `readiness` is a `readiness_report` result. A figure without data is None; the labelled
+    share is a percentage (0-100), the other rates are fractions.
+    """
+    labelled = _ratio(inputs.labelled_items, inputs.labellable_items)
+    return {
+        "conversations_this_week": inputs.conversations_this_week,
+        "total_conversations": inputs.total_conversations,
+        "labeled_data_percentage": None if labelled is None else 100 * labelled,
+        "tone_accuracy": _ratio(inputs.tone_correct, inputs.tone_labelled),
+        "intent_accuracy": _ratio(inputs.intent_correct, inputs.intent_labelled),
+        "response_time_p95": inputs.response_time.quantile(0.95) if inputs.response_time else None,
+        "conversion_rate": _ratio(inputs.bookings, inputs.conversations_this_week),
+        "upsell_acceptance_rate": _ratio(inputs.upsells_accepted, inputs.upsells_offered),
+        "avg_booking_value": _ratio(inputs.booking_value_sum, inputs.booking_values),
+        "ml_ready": bool(readiness["ml_ready"]),
+        "estimated_days_to_ml_ready": readiness["estimated_days_to_ready"],
+    }
