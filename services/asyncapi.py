@@ -6,16 +6,17 @@ vocabulary must not import the service rooms.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 from pathlib import Path
-from typing import Any, cast
 
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from redis.asyncio import Redis
 
 from schemas import topics
 from schemas.events import EVENT_MODELS, BookingOutcome, ChatMessage, ServiceCall, SurveyResponse
+from schemas.workers import WORKERS
 
 # Topics that front ends produce to are documented as published by the front end.
 FRONT_END_TOPICS = {
@@ -27,15 +28,20 @@ FRONT_END_TOPICS = {
 
 
 def documentation_broker() -> KafkaBroker:
-    """A broker with every worker registered, never connected: only its specification is read."""
-    from services.analytics.conversation_log.store import PostgresConversationLog
-    from services.analytics.conversation_log.worker import register as register_logger
-    from services.ingest.state import IngestState
-    from services.ingest.worker import register as register_ingest
+    """A broker with every declared worker kind's real handlers registered, never connected.
 
+    Each kind's `register(broker, *adapters)` is called with no adapters (None): registering only wires
+    handlers to topics, and the specification is all that is read, so nothing ever calls them.
+    """
     broker = KafkaBroker("kafka:9092")
-    register_ingest(broker, IngestState(Redis(), ttl_seconds=1))
-    register_logger(broker, PostgresConversationLog(cast(Any, None)))
+    for spec in WORKERS:
+        register = importlib.import_module(spec.module).register
+        adapters = [
+            None
+            for parameter in list(inspect.signature(register).parameters.values())[1:]
+            if parameter.default is inspect.Parameter.empty
+        ]
+        register(broker, *adapters)
     for topic, model in FRONT_END_TOPICS.items():
         broker.publisher(topic, schema=model, title=f"front end -> {topic}", description=model.__doc__)
     return broker

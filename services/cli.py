@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
+from schemas.workers import WORKER_KINDS
 from services.analytics.reports.cli import costs_app, experiments_app, ml_app, report_app
 from services.nlp_cli import bench as nlp_bench
 from services.nlp_cli import nlp_app
 from services.operations.cli import db_backup, db_restore, privacy_app, retention_app
-from services.worker_kinds import WORKER_KINDS
 from shared.logging import configure_logging
 from shared.settings import load_settings
 
@@ -46,7 +46,7 @@ def up(
     quiet: Annotated[bool, typer.Option(help="No live summary (for scripts and CI).")] = False,
 ) -> None:
     """Start the whole pipeline in the foreground: servers, topics, migrations, every worker and HTTP."""
-    from services.supervisor import run_stack
+    from services.devtools.supervisor import run_stack
 
     settings = load_settings()
     # With the live summary on the terminal, the supervisor's own log lines go to a file beside the workers'.
@@ -153,7 +153,7 @@ def bench_pipeline(
 
     The line before the last compares with the named baseline; the last line is the pipeline's result.
     """
-    from services.bench import run_pipeline_benchmark
+    from services.devtools.bench import run_pipeline_benchmark
 
     settings = load_settings()
     configure_logging("WARNING")
@@ -184,7 +184,7 @@ def bench_http(
     max_seconds: Annotated[float, typer.Option(help="Time limit of each scenario.")] = 20.0,
 ) -> None:
     """POST /v1/events through uvicorn into an embedded Tansu: events/s, requests/s, p50/p95/p99."""
-    from services.bench_http import run_http_benchmark, summary_lines
+    from services.devtools.bench_http import run_http_benchmark, summary_lines
 
     configure_logging("WARNING")
     result = asyncio.run(
@@ -217,7 +217,7 @@ def bench_faults(
     Runs its own `teppan up` in a temporary folder; prints one JSON line: lost, duplicated, dead-lettered,
     turn-order violations, wedged workers and the seconds each phase took to catch up (baseline: no fault).
     """
-    from services.bench_faults import run_fault_benchmark
+    from services.devtools.bench_faults import run_fault_benchmark
 
     settings = load_settings()
     configure_logging("WARNING")

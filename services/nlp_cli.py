@@ -141,13 +141,25 @@ def _print_report(report: dict[str, Any]) -> None:
 def train(
     artifacts: ArtifactOpt = None,
     public_data: Annotated[
-        bool, typer.Option("--public/--domain-only", help="Also train on ../shared/datasets")
+        bool,
+        typer.Option(
+            "--public/--domain-only",
+            help="Also train on the public sets in $TEPPAN_DATASETS_DIR (or ../shared/datasets) where found.",
+        ),
     ] = True,
 ) -> None:
-    """Build the artefacts (static embeddings + heads); prints the training report with its timings."""
+    """Build the artefacts (static embeddings + heads); says which data it found, then prints the report."""
+    from services.ml.training import public_sets_found
     from services.ml.training import train as run_training
 
-    meta = run_training(artifacts or default_artifact_dir(), public_data=public_data)
+    if public_data:
+        for name, digest in public_sets_found().items():
+            typer.echo(f"public set {name}: " + (f"found (sha256 {digest})" if digest else "not found"), err=True)
+    meta = run_training(
+        artifacts or default_artifact_dir(),
+        public_data=public_data,
+        progress=lambda stage, fraction: typer.echo(f"training: {stage} ({fraction:.0%})", err=True),
+    )
     typer.echo(json.dumps(meta, indent=2))
 
 

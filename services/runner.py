@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from faststream.kafka import KafkaBroker
 
-from services.worker_kinds import WORKER_KINDS, WORKER_LIFESPANS
+from schemas.workers import WORKER_KINDS, WORKERS_BY_KIND
 from shared.kafka import create_broker, create_topics
 from shared.settings import Settings
 
@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def worker_lifespan(kind: str) -> WorkerLifespan:
-    module_name = WORKER_LIFESPANS.get(kind)
-    if module_name is None:
+    spec = WORKERS_BY_KIND.get(kind)
+    if spec is None:
         raise ValueError(f"unknown worker kind {kind!r}; known: {', '.join(WORKER_KINDS)}")
-    lifespan: WorkerLifespan = importlib.import_module(module_name).lifespan
+    lifespan: WorkerLifespan = importlib.import_module(spec.module).lifespan
     return lifespan
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from schemas import topics
 from schemas.events import BookingOutcome, ChatMessage, ServiceCall, SurveyResponse, Turn
+from schemas.workers import consumer_group
 from services.common.experiments import Experiment, assign_variants, load_experiments
 from services.ingest.core import (
     INPUT_TOPIC_MODELS,
@@ -20,7 +21,6 @@ from services.ingest.core import (
     model_for_topic,
 )
 from services.ingest.state import IngestState
-from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, decode_json_model, publish_events, subscribe_batch
 from shared.redis_client import create_redis
 from shared.settings import Settings

@@ -12,6 +12,7 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,24 @@ DENSE_SCALE = {"intent": 2.0}
 
 def _domain_rows() -> list[dict[str, Any]]:
     return list(corpora.read_jsonl(corpora.DOMAIN_TRAIN))
+
+
+# The public sets training reads when they are there (train splits only), and what each teaches.
+PUBLIC_SETS = (
+    "sgd_restaurants.jsonl",
+    "clinc150.jsonl",
+    "snips.jsonl",
+    "nlupp_hotels.jsonl",
+    "goemotions_tone.jsonl",
+)
+# progress(stage, fraction of the whole run done): how `teppan nlp train` and `teppan up` show training.
+Progress = Callable[[str, float], None]
+
+
+def public_sets_found() -> dict[str, str | None]:
+    """Each public set's name with its digest, or None where it is not on this machine."""
+    d = corpora.datasets_dir()
+    return {name: _digest(d / name) if d is not None and (d / name).exists() else None for name in PUBLIC_SETS}
 
 
 def _public_rows(name: str) -> list[dict[str, Any]]:
@@ -88,8 +107,14 @@ def train(
     static_from: Path | None = None,
     seed: int = 13,
     head_c: dict[str, float] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Build every artefact into artifact_dir and return the training report (also saved as meta.json)."""
+    """Build every artefact into artifact_dir and return the training report (also saved as meta.json).
+
+    The report's `data` names exactly what went in: the domain set's digest, and each public set with its
+    digest, or null where it was not found (then the heads are labelled domain-only, not `+public`).
+    """
+    report = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()
     artifact_dir.mkdir(parents=True, exist_ok=True)
     static_dir = artifact_dir / STATIC_SUBDIR
@@ -97,10 +122,14 @@ def train(
         if static_from is not None and (static_from / "model.safetensors").exists():
             shutil.copytree(static_from, static_dir, dirs_exist_ok=True)
         else:
+            report("distilling embeddings from the packaged MiniLM", 0.0)
             log.info("distilling the static embedding model from the packaged MiniLM")
-            distill_static_model(static_dir)
+            distill_static_model(static_dir, quiet=progress is not None)
     t_distill = time.perf_counter() - t0
 
+    public = public_sets_found() if public_data else {}
+    used_public = public_data and any(digest is not None for digest in public.values())
+    report("reading training data", 0.5)
     sets = _training_sets(public_data)
     all_texts = [t for rows in sets.values() for t, _, _ in rows]
     vocab = build_vocab(all_texts)
@@ -108,7 +137,8 @@ def train(
     rng = np.random.default_rng(seed)
     heads: list[HeadSpec] = []
     counts: dict[str, dict[str, int]] = {}
-    for name, rows in sets.items():
+    for number, (name, rows) in enumerate(sets.items()):
+        report(f"fitting the {name} head", 0.55 + 0.45 * number / len(sets))
         texts = [t for t, _, _ in rows]
         labels = [y for _, y, _ in rows]
         weights = np.array([w for _, _, w in rows], dtype=np.float64)
@@ -147,20 +177,27 @@ def train(
         "artefact_version": ARTEFACT_VERSION,
         "model_versions": {
             "static_embedding": "model2vec-minilm-l6-256",
-            "heads": f"{ARTEFACT_VERSION}+{_digest(corpora.DOMAIN_TRAIN)}{'+public' if public_data else ''}",
+            "heads": f"{ARTEFACT_VERSION}+{_digest(corpora.DOMAIN_TRAIN)}{'+public' if used_public else ''}",
             "rules": "rules-2",
         },
         "heads": [{"name": h.name, "labels": h.labels, "temperature": h.temperature} for h in heads],
         "training_rows": counts,
         "vocab_size": len(vocab),
-        "public_data": public_data,
+        "public_data": used_public,
+        "data": {"domain_train": _digest(corpora.DOMAIN_TRAIN), "public": public},
         "seconds": {"distill": round(t_distill, 1), "total": round(time.perf_counter() - t0, 1)},
     }
     save_heads(artifact_dir, heads, vocab, meta)
+    report("done", 1.0)
     return meta
 
 
-def ensure_built(artifact_dir: Path) -> None:
-    """Train into artifact_dir unless it already holds current artefacts (missing or stale ones are rebuilt)."""
-    if not is_built(artifact_dir):
-        train(artifact_dir)
+def ensure_built(artifact_dir: Path, progress: Progress | None = None) -> bool:
+    """Train into artifact_dir unless it already holds current artefacts (missing or stale ones are rebuilt).
+
+    Returns whether it trained.
+    """
+    if is_built(artifact_dir):
+        return False
+    train(artifact_dir, progress=progress)
+    return True

@@ -16,8 +16,8 @@ from faststream.kafka import KafkaBroker
 
 from schemas import topics
 from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis, Turn
+from schemas.workers import consumer_group
 from services.nlp.fast_path import Analysis, FastPath
-from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.settings import Settings
 

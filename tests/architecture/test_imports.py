@@ -109,7 +109,7 @@ def test_imports_point_down_only() -> None:
         ("schemas.events", "import services", "schemas/ must not import services"),
         (
             "services.common.x",
-            "from services.worker_kinds import consumer_group",
+            "from services.devtools.supervisor import run_stack",
             "services/common imports only",
         ),
         ("services.nlp.slots", "from services.common.corrections import is_correction", None),

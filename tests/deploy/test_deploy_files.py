@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.worker_kinds import WORKER_KINDS
+from schemas.workers import WORKER_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.bench_faults import run_fault_benchmark
+from services.devtools.bench_faults import run_fault_benchmark
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
 

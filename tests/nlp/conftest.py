@@ -1,4 +1,4 @@
-"""Builds one small set of NLP artefacts per test session (domain data only), reusing a distilled model if present."""
+"""The NLP tests use the session's one set of small artefacts (domain data only), trained once per run."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from services.common.textmodel.artefacts import STATIC_SUBDIR
-from services.ml.training import train
-from services.nlp.fast_path import FastPath, default_artifact_dir
+from services.nlp.fast_path import FastPath
 
 
 @pytest.fixture(scope="session")
-def nlp_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("nlp_artifacts")
-    existing = default_artifact_dir() / STATIC_SUBDIR
-    train(out, public_data=False, static_from=existing if existing.exists() else None)
-    return out
+def nlp_artifacts(nlp_artifacts_dir: Path) -> Path:
+    # The root conftest trains them for the worker tests too; training twice cost a minute a run.
+    return nlp_artifacts_dir
 
 
 @pytest.fixture(scope="session")

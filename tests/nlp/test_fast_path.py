@@ -158,9 +158,9 @@ def test_stale_artefacts_are_rebuilt(
         with pytest.raises(MissingArtefacts, match="teppan nlp train"):
             FastPath.load(folder)
     trained: list[Path] = []
-    monkeypatch.setattr(training, "train", trained.append)
-    training.ensure_built(nlp_artifacts)
-    training.ensure_built(copy)
+    monkeypatch.setattr(training, "train", lambda folder, **options: trained.append(folder))
+    assert training.ensure_built(nlp_artifacts) is False
+    assert training.ensure_built(copy) is True
     assert trained == [copy]
 
 
@@ -171,3 +171,29 @@ def test_surfaces_keep_the_case_as_written(fast_path: FastPath) -> None:
     line = a.to_predict_line("x")
     assert line["entities"]["date"] == "Next Saturday" and line["entities"]["time"] == "7PM"
     assert line["entities"]["party_size"] == 12 and line["entity_values"]["date"] == "2026-11-21"
+
+
+def test_artefacts_record_exactly_the_data_they_were_trained_on(
+    nlp_artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from services.common.textmodel.artefacts import STATIC_SUBDIR
+    from services.ml import corpora, training
+
+    # Without the public sets on the machine, asking for them yields a domain-only model, labelled so.
+    monkeypatch.setattr(corpora, "datasets_dir", lambda: None)
+    stages: list[str] = []
+    meta = training.train(
+        tmp_path / "out",
+        public_data=True,
+        static_from=nlp_artifacts / STATIC_SUBDIR,
+        progress=lambda stage, fraction: stages.append(stage),
+    )
+    assert meta["public_data"] is False
+    assert not meta["model_versions"]["heads"].endswith("+public")
+    assert set(meta["data"]["public"]) == set(training.PUBLIC_SETS)
+    assert all(digest is None for digest in meta["data"]["public"].values())
+    assert len(meta["data"]["domain_train"]) == 12
+    assert json.loads((tmp_path / "out" / "meta.json").read_text())["data"] == meta["data"]
+    assert stages[0] == "reading training data" and stages[-1] == "done"

@@ -158,26 +158,16 @@ def original_bytes(letter: DeadLetter) -> bytes:
 
 
 def topics_read_by(kind: str) -> list[str]:
-    """The topics a worker kind's consumer group reads."""
-    from services.analytics.conversation_log import worker as logger_worker
-    from services.analytics.edge_cases import worker as edge_case_worker
-    from services.analytics.metrics import worker as metrics_worker
-    from services.ingest.core import INPUT_TOPIC_MODELS
+    """The topics a worker kind's consumer group reads, as its spec declares them."""
+    from schemas.workers import WORKERS_BY_KIND
 
-    return {
-        "ingest": list(INPUT_TOPIC_MODELS),
-        "logger": list(logger_worker.TOPIC_MODELS),
-        "edge-cases": list(edge_case_worker.TOPIC_MODELS),
-        "metrics": list(metrics_worker.TOPIC_MODELS),
-        "alerts": [topics.ANALYTICS_METRICS],
-        "alerting": [topics.ANALYTICS_ALERTS],
-    }[kind]
+    return list(WORKERS_BY_KIND[kind].consumes)
 
 
 async def wait_until_caught_up(settings: Settings, kinds: Sequence[str], *, timeout_s: float = 60) -> None:
     """Wait until each kind's group has committed every record on its topics, kind after kind (in order,
     so what one kind publishes for the next is on the topics before the next one is checked)."""
-    from services.worker_kinds import consumer_group
+    from schemas.workers import consumer_group
 
     reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
     await reader.start()

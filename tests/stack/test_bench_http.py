@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.bench_http import BASELINE_NAME, run_http_benchmark
+from services.devtools.bench_http import BASELINE_NAME, run_http_benchmark
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 

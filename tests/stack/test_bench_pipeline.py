@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.bench import run_pipeline_benchmark
-from services.worker_kinds import WORKER_KINDS
+from schemas.workers import WORKER_KINDS
+from services.devtools.bench import run_pipeline_benchmark
 from shared.settings import Settings
 
 pytestmark = pytest.mark.stack

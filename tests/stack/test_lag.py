@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from services.stack_status import StatusReader
+from services.devtools.stack_status import StatusReader
 from shared.kafka import create_producer, create_topics
 from shared.settings import Settings
 

@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from services.worker_kinds import WORKER_KINDS
+from schemas.workers import WORKER_KINDS
 from shared.embedded import free_port
 from shared.settings import Settings
 from tests.stack.helpers import (

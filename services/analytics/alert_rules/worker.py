@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 
 from schemas import topics
 from schemas.events import Alert, MetricsSnapshot
+from schemas.workers import consumer_group
 from services.analytics.alert_rules.core import (
     AlertConfig,
     AlertInputs,
@@ -27,7 +28,6 @@ from services.analytics.alert_rules.core import (
 )
 from services.analytics.alert_rules.store import AlertStore, PostgresAlertStore
 from services.analytics.reports.costs import Budgets, PriceTable
-from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from schemas import topics
 from schemas.events import BookingOutcome, MessageAnalysis, Turn
+from schemas.workers import consumer_group
 from services.analytics.conversation_log.core import log_batch
 from services.analytics.conversation_log.store import ConversationLogStore, PostgresConversationLog
-from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings

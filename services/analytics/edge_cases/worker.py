@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from schemas import topics
 from schemas.events import EdgeCaseFlagged, MessageAnalysis, Turn
+from schemas.workers import consumer_group
 from services.analytics.edge_cases.core import (
     EdgeCaseThresholds,
     edge_case_batch,
@@ -25,7 +26,6 @@ from services.analytics.edge_cases.prediction_log import (
     prediction_log_dir,
 )
 from services.analytics.edge_cases.store import EdgeCaseStore, PostgresEdgeCaseStore
-from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings

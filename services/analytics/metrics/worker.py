@@ -21,6 +21,7 @@ from schemas.events import (
     SurveyResponse,
     Turn,
 )
+from schemas.workers import consumer_group
 from services.analytics.metrics.core import (
     MetricsEvent,
     claims,
@@ -32,7 +33,6 @@ from services.analytics.metrics.core import (
 )
 from services.analytics.metrics.store import MetricsStore, PostgresMetricsStore
 from services.analytics.metrics.windows import MetricsWindow
-from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings

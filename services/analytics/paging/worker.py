@@ -12,10 +12,10 @@ from faststream.kafka import KafkaBroker
 
 from schemas import topics
 from schemas.events import Alert
+from schemas.workers import consumer_group
 from services.analytics.paging.core import page_for, sent_row, unique_alerts
 from services.analytics.paging.sentry import AlertSink, Pager
 from services.analytics.paging.store import PagingLedger, PostgresPagingLedger
-from services.worker_kinds import consumer_group
 from shared.consumer import Consumed, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings

@@ -16,7 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import topics
-from services.worker_kinds import WORKER_KINDS, consumer_group
+from schemas.workers import WORKER_KINDS, consumer_group
 from shared.kafka import bootstrap
 from shared.settings import Settings
 
@@ -120,6 +120,13 @@ class StatusReader:
         return lag
 
     async def read(self) -> StackStatus:
+        # The database first: every row it counts then came in before the offsets are read, so "logged"
+        # can trail "in" while traffic flows, never run ahead of it.
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetchval(
+                "SELECT count(*) FROM messages WHERE $1::timestamptz IS NULL OR logged_at >= $1", self._since
+            )
+            conversations = await connection.fetchval("SELECT count(*) FROM conversation_logs")
         await self._clients()
         reported = await self.reported_end_offsets(topics.ALL_TOPICS)
         ends = await self.high_watermarks(reported)
@@ -132,11 +139,6 @@ class StatusReader:
             group = consumer_group(kind)
             with contextlib.suppress(Exception):
                 lag[group] = await self.group_lag(group, ends)
-        async with self._pool.acquire() as connection:
-            rows = await connection.fetchval(
-                "SELECT count(*) FROM messages WHERE $1::timestamptz IS NULL OR logged_at >= $1", self._since
-            )
-            conversations = await connection.fetchval("SELECT count(*) FROM conversation_logs")
         return StackStatus(
             messages_in=total(topics.CHAT_MESSAGES),
             turns_published=total(topics.CHAT_TURNS),

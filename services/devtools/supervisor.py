@@ -24,10 +24,11 @@ from typing import Any, BinaryIO
 import psutil
 from rich.console import Console
 from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.stack_status import StackStatus, StatusReader
-from services.worker_kinds import WORKER_KINDS
+from schemas.workers import WORKER_KINDS
+from services.devtools.stack_status import StackStatus, StatusReader
 from shared.db import create_pool, migrate_database
 from shared.embedded import EmbeddedServers, child_environment, start_missing
 from shared.kafka import create_topics
@@ -204,6 +205,32 @@ def render_summary(status: StackStatus, children: list[ChildProcess], urls: dict
     return table
 
 
+async def build_nlp_artefacts(settings: Settings, *, live: bool) -> None:
+    """Train the NLP artefacts before any worker starts, in plain sight, when they are missing or stale."""
+    from services.common.textmodel.artefacts import is_built
+    from services.ml.training import ensure_built
+
+    path = settings.nlp_artifacts_path
+    if is_built(path):
+        return
+    console = Console(stderr=True)
+    console.print(f"NLP artefacts are missing in {path}: training them once before the workers start.")
+    if not live:
+        await asyncio.to_thread(
+            ensure_built, path, lambda stage, fraction: log.info(f"training NLP artefacts: {stage} {fraction:.0%}")
+        )
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("training NLP artefacts", total=1.0)
+
+        def show(stage: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=f"training NLP artefacts: {stage}")
+
+        await asyncio.to_thread(ensure_built, path, show)
+
+
 async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: bool) -> int:
     data_dir = settings.data_dir
     try:
@@ -233,6 +260,7 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
         )
         await create_topics(running)
         await migrate_database(running)
+        await build_nlp_artefacts(settings, live=live)
         http_port = settings.http_port
         http_url = f"http://{settings.http_host}:{http_port}"
         urls = {

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from services.bench import chat_message, percentile
+from services.devtools.bench import chat_message, percentile
 from shared.embedded import EmbeddedServers, free_port, wait_for_port
 from shared.kafka import create_topics
 from shared.settings import Settings
@@ -189,7 +189,7 @@ async def run_scenario(
 
 def _start_server(env: dict[str, str], port: int, *, baseline: bool) -> subprocess.Popen[bytes]:
     command = (
-        [sys.executable, "-m", "services.bench_http", "serve-baseline", str(port)]
+        [sys.executable, "-m", "services.devtools.bench_http", "serve-baseline", str(port)]
         if baseline
         else [sys.executable, "-m", "services.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     )
@@ -346,5 +346,5 @@ if __name__ == "__main__":
         asyncio.run(_serve_baseline(int(sys.argv[2])))
     else:
         raise SystemExit(
-            "usage: python -m services.bench_http serve-baseline PORT (or run `teppan bench http`)"
+            "usage: python -m services.devtools.bench_http serve-baseline PORT (or run `teppan bench http`)"
         )

@@ -26,8 +26,8 @@ from typing import Any
 import asyncpg
 
 from schemas import topics
-from services.stack_status import StatusReader
-from services.worker_kinds import WORKER_KINDS
+from schemas.workers import WORKER_KINDS
+from services.devtools.stack_status import StatusReader
 from shared.db import create_pool, migrate_database
 from shared.embedded import child_environment, start_missing
 from shared.kafka import create_producer, create_topics

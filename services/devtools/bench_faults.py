@@ -32,8 +32,8 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas import topics
 from schemas.events import DeadLetter
-from services.stack_status import StatusReader
-from services.worker_kinds import WORKER_KINDS, consumer_group
+from schemas.workers import WORKER_KINDS, consumer_group
+from services.devtools.stack_status import StatusReader
 from shared.kafka import create_producer
 from shared.settings import Settings, read_stack_env
 
