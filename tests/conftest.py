@@ -7,10 +7,7 @@ that need them are marked `stack` in the tests.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,11 +17,16 @@ import asyncpg
 import pytest
 
 from shared.db import create_pool, migrate_database
-from shared.embedded import EmbeddedServers, child_environment, start_missing
+from shared.embedded import EmbeddedServers, start_missing
 from shared.kafka import create_topics
 from shared.settings import Settings
 from tests.analytics.paging.fake_sentry import FakeSentry
-from tests.stack.helpers import produce_chat_messages, wait_until_caught_up, wait_until_logged
+from tests.stack.helpers import (
+    WorkerProcesses,
+    produce_chat_messages,
+    wait_until_caught_up,
+    wait_until_logged,
+)
 
 
 @pytest.fixture(scope="session")
@@ -65,42 +67,6 @@ async def db(stack: Settings) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(stack, max_size=4)
     yield pool
     await pool.close()
-
-
-class WorkerProcesses:
-    """The pipeline's workers as real OS processes, so a test can SIGKILL and restart one."""
-
-    def __init__(
-        self, settings: Settings, servers: EmbeddedServers, kinds: tuple[str, ...], **env: str
-    ) -> None:
-        self.env = child_environment(
-            servers, TEPPAN_LOG_LEVEL="WARNING", TEPPAN_DATA_DIR=str(settings.data_dir), **env
-        )
-        self.kinds = kinds
-        self.processes: dict[str, asyncio.subprocess.Process] = {}
-
-    async def start(self, kind: str) -> None:
-        self.processes[kind] = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.cli",
-            "worker",
-            kind,
-            env=self.env,
-            cwd=Path(__file__).parent.parent,
-        )
-
-    async def kill(self, kind: str) -> None:
-        process = self.processes.pop(kind)
-        process.kill()
-        await process.wait()
-
-    async def stop_all(self) -> None:
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-        await asyncio.gather(*(process.wait() for process in self.processes.values()))
-        self.processes.clear()
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,7 @@ def _assert_in_order_without_overlap(found: list[Any]) -> None:
 
 @RULES
 @given(text=messages)
-def test_numerals(text: str) -> None:
+def test_numerals_never_raise_on_any_text(text: str) -> None:
     n = parse_number(text)
     assert n is None or (isinstance(n, int) and n >= 0)
     if NUMBER_RE.match(text) and text.strip().isascii():
@@ -64,7 +64,7 @@ def test_numerals(text: str) -> None:
 
 @RULES
 @given(text=messages, expect_count=st.booleans())
-def test_party_size(text: str, expect_count: bool) -> None:
+def test_party_size_rule_never_raises_and_spans_are_exact(text: str, expect_count: bool) -> None:
     e = find_party_size(text, expect_count=expect_count)
     if e is not None:
         assert_exact_span(text, e)
@@ -73,7 +73,7 @@ def test_party_size(text: str, expect_count: bool) -> None:
 
 @RULES
 @given(text=messages, base=base_dates, expect_date=st.booleans())
-def test_dates(text: str, base: date, expect_date: bool) -> None:
+def test_date_rule_never_raises_and_spans_are_exact(text: str, base: date, expect_date: bool) -> None:
     found = find_dates(text, base, expect_date=expect_date)
     assert_exact_spans(text, found)
     _assert_in_order_without_overlap(found)
@@ -83,7 +83,7 @@ def test_dates(text: str, base: date, expect_date: bool) -> None:
 
 @RULES
 @given(text=messages, expect_time=st.booleans())
-def test_times(text: str, expect_time: bool) -> None:
+def test_time_rule_never_raises_and_spans_are_exact(text: str, expect_time: bool) -> None:
     found = find_times(text, expect_time=expect_time)
     assert_exact_spans(text, found)
     _assert_in_order_without_overlap(found)
@@ -93,7 +93,7 @@ def test_times(text: str, expect_time: bool) -> None:
 
 @RULES
 @given(text=st.one_of(messages, name_text), expect_name=st.booleans())
-def test_names(text: str, expect_name: bool) -> None:
+def test_name_rule_never_raises_and_spans_are_exact(text: str, expect_name: bool) -> None:
     e = find_name(text, expect_name=expect_name)
     if e is not None:
         assert_exact_span(text, e)
@@ -104,7 +104,7 @@ def test_names(text: str, expect_name: bool) -> None:
 
 @RULES
 @given(text=messages)
-def test_prices(text: str) -> None:
+def test_price_rule_never_raises_and_spans_are_exact(text: str) -> None:
     prices = find_prices(text)
     assert_exact_spans(text, prices)
     assert all(math.isfinite(p.value["amount"]) and p.value["amount"] >= 0 for p in prices)
@@ -115,7 +115,7 @@ def test_prices(text: str) -> None:
 
 @RULES
 @given(text=messages)
-def test_pii(text: str) -> None:
+def test_pii_detector_never_raises_and_spans_are_exact(text: str) -> None:
     phones, emails = pii.phone_spans(text), pii.email_spans(text)
     for start, end in phones + emails:
         assert 0 <= start < end <= len(text)
@@ -127,7 +127,7 @@ def test_pii(text: str) -> None:
 
 @RULES
 @given(text=messages)
-def test_corrections_tone_and_upsells(text: str) -> None:
+def test_corrections_frustration_and_upsells_never_raise(text: str) -> None:
     lower = lower_aligned(text)
     assert is_correction(text) == is_correction(text, lower)
     assert sounds_frustrated(text) == sounds_frustrated(text, lower)
@@ -163,7 +163,7 @@ def test_claimed_spans_decide_like_the_plain_scan(
 
 @RULES
 @given(text=messages, base=base_dates, requested=requested_slots)
-def test_slot_extraction(text: str, base: date, requested: list[str]) -> None:
+def test_slot_extraction_never_raises_and_spans_are_exact(text: str, base: date, requested: list[str]) -> None:
     entities, flags = slots.extract(text, base, tuple(requested))
     assert_exact_spans(text, entities)
     assert set(entities) <= {"party_size", "date", "time", "name", "prices", "budget"}
@@ -206,7 +206,7 @@ batch_items = st.lists(
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(items=batch_items)
-def test_fast_path_batch(fast_path: FastPath, items: list[str | dict[str, Any]]) -> None:
+def test_fast_path_batch_never_raises_within_its_time_bound(fast_path: FastPath, items: list[str | dict[str, Any]]) -> None:
     analyses = fast_path.analyze_batch(items)
     assert len(analyses) == len(items)
     for item, a in zip(items, analyses, strict=True):

@@ -32,7 +32,7 @@ def party(text: str, requested: tuple[str, ...] = ()) -> int | None:
         ("Do you have room for 11 of us?", 11),
     ],
 )
-def test_party_sizes(text: str, expected: int) -> None:
+def test_party_size_is_read_from_how_customers_say_it(text: str, expected: int) -> None:
     assert party(text) == expected
 
 
@@ -77,7 +77,7 @@ def test_description_needs_confirmation() -> None:
         ("in two weeks", "in two weeks", "2026-12-02"),
     ],
 )
-def test_dates(text: str, surface: str, value: str) -> None:
+def test_dates_resolve_to_the_day_the_customer_means(text: str, surface: str, value: str) -> None:
     found = find_dates(text, BASE)
     assert [(e.surface, e.value) for e in found] == [(surface, value)]
 
@@ -111,7 +111,7 @@ def test_next_saturday_resolves_against_occurred_at() -> None:
         ("half past 11 in the morning", "11:30"),
     ],
 )
-def test_times(text: str, value: str) -> None:
+def test_times_resolve_to_a_clock_time(text: str, value: str) -> None:
     found = find_times(text)
     assert found and found[0].value == value
 
@@ -130,7 +130,7 @@ def test_greeting_is_not_a_time() -> None:
         ("Looking for a quote for 20 guests - Maria", "Maria"),
     ],
 )
-def test_names(text: str, name: str) -> None:
+def test_the_customers_own_name_is_found(text: str, name: str) -> None:
     e = find_name(text)
     assert e is not None and e.value == name
 

@@ -7,12 +7,11 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.settings import Settings
 
@@ -59,27 +58,33 @@ async def read_topic(
     topic: str,
     keep: Callable[[dict[str, Any]], bool],
     *,
-    settle_s: float = 1.5,
     timeout_s: float = 30,
 ) -> list[tuple[bytes | None, bytes]]:
-    """Every (key, value) on `topic` whose JSON `keep` accepts, read from the start until quiet."""
+    """Every (key, value) on `topic` whose JSON `keep` accepts: read from the start to the high watermark.
+
+    The end is each partition's high watermark from the broker's fetch responses (its ListOffsets answer
+    can be short on Tansu), not a pause in traffic, so a slow broker cannot cut the reading short.
+    """
     consumer = AIOKafkaConsumer(
-        topic,
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
         enable_auto_commit=False,
-        group_id=f"test-reader-{uuid.uuid4()}",
     )
     await consumer.start()
     found: list[tuple[bytes | None, bytes]] = []
     deadline = time.monotonic() + timeout_s
-    quiet_since = time.monotonic()
     try:
-        while time.monotonic() < deadline and time.monotonic() - quiet_since < settle_s:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while True:
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
-                quiet_since = time.monotonic()
                 found.extend((r.key, r.value) for r in records if keep(json.loads(r.value)))
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            if all(consumer.highwater(tp) is not None and positions[tp] >= consumer.highwater(tp) for tp in partitions):
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic} was not read to its end within {timeout_s}s")
     finally:
         await consumer.stop()
-    return found

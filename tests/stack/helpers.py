@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import topics
 from schemas.events import DeadLetter
+from shared.embedded import EmbeddedServers, child_environment
 from shared.kafka import create_producer
 from shared.settings import Settings
 
@@ -199,3 +205,65 @@ async def wait_until_caught_up(settings: Settings, kinds: Sequence[str], *, time
                 await probe.stop()
     finally:
         await reader.stop()
+
+
+@asynccontextmanager
+async def serving_app(app: Any, *, timeout_s: float = 30) -> AsyncIterator[str]:
+    """An ASGI app under uvicorn on a free port, as `teppan serve` runs it; yields its base URL.
+
+    Start-up is bounded and watched: a server that dies or never listens fails the test with its error.
+    """
+    from shared.embedded import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not server.started:
+            if task.done():
+                await task  # start-up failed: raise its error here
+                raise RuntimeError("uvicorn exited during start-up")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"uvicorn did not start within {timeout_s}s")
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class WorkerProcesses:
+    """The pipeline's workers as real OS processes, so a test can SIGKILL and restart one."""
+
+    def __init__(
+        self, settings: Settings, servers: EmbeddedServers, kinds: tuple[str, ...], **env: str
+    ) -> None:
+        self.env = child_environment(
+            servers, TEPPAN_LOG_LEVEL="WARNING", TEPPAN_DATA_DIR=str(settings.data_dir), **env
+        )
+        self.kinds = kinds
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self, kind: str) -> None:
+        self.processes[kind] = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.cli",
+            "worker",
+            kind,
+            env=self.env,
+            cwd=Path(__file__).resolve().parents[2],  # the repository root
+        )
+
+    async def kill(self, kind: str) -> None:
+        process = self.processes.pop(kind)
+        process.kill()
+        await process.wait()
+
+    async def stop_all(self) -> None:
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        await asyncio.gather(*(process.wait() for process in self.processes.values()))
+        self.processes.clear()

@@ -4,7 +4,6 @@ without PII, and `/metrics` shows the same figures in Prometheus format behind t
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,17 +11,21 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
 from schemas import topics
 from schemas.events import Alert, MessageAnalysis
 from services.http_app import create_app
-from shared.embedded import free_port
 from shared.settings import Settings
 from tests.analytics.paging.fake_sentry import FakeSentry
-from tests.conftest import WorkerProcesses
 from tests.stack.analytics_helpers import read_topic
-from tests.stack.helpers import produce_events, produce_raw, wait_for, wait_until_caught_up
+from tests.stack.helpers import (
+    WorkerProcesses,
+    produce_events,
+    produce_raw,
+    serving_app,
+    wait_for,
+    wait_until_caught_up,
+)
 
 pytestmark = pytest.mark.stack
 TOKEN = "metrics-token-51d2"
@@ -88,9 +91,12 @@ async def test_high_latency_pages_sentry_once_per_episode_without_pii(
     assert len(sent) == 1
     await produce_raw(stack, topics.ANALYTICS_ALERTS, sent)
     await wait_until_caught_up(stack, ("metrics", "alerts", "alerting"), timeout_s=60)
-    await asyncio.sleep(1.5)  # past the alert worker's evaluation interval, then caught up again
+    evaluated_before = await db.fetchval("SELECT updated_at FROM alert_state WHERE name = 'rules'")
     await produce_events(stack, topics.NLP_ANALYSES, slow_analyses(5))
+    # Caught up kind after kind, so any page the new evaluation caused has reached alerting by then.
     await wait_until_caught_up(stack, ("metrics", "alerts", "alerting"), timeout_s=60)
+    evaluated_after = await db.fetchval("SELECT updated_at FROM alert_state WHERE name = 'rules'")
+    assert evaluated_after > evaluated_before, "the rules were not evaluated again on the new data"
     assert len(latency_events(fake_sentry)) == 1
     assert await db.fetchval("SELECT count(*) FROM alerts_sent WHERE rule = 'high_latency'") == 1
     state = await db.fetchval("SELECT state->'high_latency'->>'active' FROM alert_state WHERE name = 'rules'")
@@ -103,20 +109,9 @@ async def test_metrics_endpoint_serves_prometheus_text_behind_the_token(
     await produce_events(stack, topics.NLP_ANALYSES, slow_analyses(10))
     await wait_until_caught_up(stack, ("metrics",), timeout_s=60)
     settings = Settings(**{**stack.model_dump(by_alias=True), "TEPPAN_API_TOKEN": TOKEN})
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            assert (await client.get("/metrics")).status_code == 401
-            response = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-    finally:
-        server.should_exit = True
-        await task
+    async with serving_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     samples = {

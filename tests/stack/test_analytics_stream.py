@@ -25,9 +25,14 @@ from scipy import stats
 from schemas import topics
 from services.analytics.metrics.windows import MetricsWindow, merge_windows
 from shared.settings import Settings
-from tests.conftest import WorkerProcesses
 from tests.stack.analytics_helpers import read_topic, teppan, teppan_json
-from tests.stack.helpers import produce_events, produce_raw, wait_until_caught_up, wait_until_logged
+from tests.stack.helpers import (
+    WorkerProcesses,
+    produce_events,
+    produce_raw,
+    wait_until_caught_up,
+    wait_until_logged,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -323,11 +328,24 @@ async def figures(
     }
 
 
-async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_none(
-    stack: Settings, db: asyncpg.Pool, analytics: WorkerProcesses, tmp_path: Path
-) -> None:
+@dataclass
+class StreamRun:
+    """The known stream, produced once for the module, with the figures read back before and after it."""
+
+    stream: Stream
+    experiments_file: Path
+    before: dict[str, Any]
+    first: dict[str, Any]
+    # EdgeCaseFlagged events on the topic for the stream's conversations, before any redelivery.
+    flagged_events: int
+
+
+@pytest.fixture(scope="module")
+async def run(
+    stack: Settings, db: asyncpg.Pool, analytics: WorkerProcesses, tmp_path_factory: pytest.TempPathFactory
+) -> StreamRun:
     stream = build_stream()
-    experiments_file = tmp_path / "experiments.yaml"
+    experiments_file = tmp_path_factory.mktemp("stream") / "experiments.yaml"
     # The shipped reply_style experiment, restricted to the stream's day so only its conversations count.
     experiments_file.write_text(
         "experiments:\n  - name: reply_style\n    unit: customer_id\n"
@@ -336,9 +354,13 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     before = (await teppan_json(stack, "ml", "readiness"))["counts"]
     await produce_stream(stack, db, stream)
     first = await figures(stack, db, stream, experiments_file)
-    conversations = stream.conversations
-    analyses = stream.all_analyses()
+    ids = {c.id for c in stream.conversations}
+    flagged = await read_topic(stack, topics.ANALYTICS_EDGE_CASES, lambda e: e["conversation_id"] in ids)
+    return StreamRun(stream, experiments_file, before, first, len(flagged))
 
+
+async def test_ingest_stamps_each_turn_with_its_sticky_variant(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    conversations = run.stream.conversations
     # Ingest stamped each turn with its variant (sticky per customer).
     stamped = await db.fetch(
         "SELECT conversation_id::text AS c, experiments FROM messages WHERE conversation_id = ANY($1::uuid[])",
@@ -349,6 +371,12 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     for row in stamped:
         assert json.loads(row["experiments"])["reply_style"] == variant_of(units[row["c"]])
 
+
+async def test_edge_cases_are_one_row_per_conversation_and_reason_and_published(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    stream = run.stream
+    first = run.first
+    conversations = run.stream.conversations
+    units = {c.id: c.unit for c in run.stream.conversations}
     # Edge cases: one row per conversation and reason, each naming one of the conversation's messages.
     assert {(c, reason) for c, reason, _ in first["edge_cases"]} == expected_edge_cases(stream)
     message_ids = {m["event_id"]: c.id for c in conversations for m in c.messages}
@@ -357,6 +385,12 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     published = {(json.loads(v)["conversation_id"], r) for _, v in flagged for r in json.loads(v)["reasons"]}
     assert published == expected_edge_cases(stream)
 
+
+async def test_metric_windows_merge_to_the_independently_computed_figures(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    stream = run.stream
+    first = run.first
+    conversations = run.stream.conversations
+    analyses = run.stream.all_analyses()
     # Metrics: the day's windows merged; percentiles within the sketch's stated relative error.
     assert len(first["windows"]) >= 3  # the stream spans several minutes
     day = merge_windows(MetricsWindow.from_json(w) for w in first["windows"])
@@ -398,6 +432,10 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     assert business["csat"] == pytest.approx(np.mean([r >= 4 for r in ratings]))
     assert first["surveys"] == len(ratings)
 
+
+async def test_costs_match_an_independent_pricing(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    stream = run.stream
+    first = run.first
     # Costs, priced independently from seed 004's prices; the unknown model is named, never priced at 0.
     costs, expected = first["costs"], expected_costs(stream)
     assert costs["total_usd"] == pytest.approx(expected["total"], abs=1e-5)
@@ -407,6 +445,10 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     assert costs["per_conversation_avg_usd"] == pytest.approx(expected["per_conversation"], abs=1e-5)
     assert costs["per_booking_usd"] == pytest.approx(expected["per_booking"], abs=1e-5)
 
+
+async def test_the_experiment_report_matches_scipy(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    first = run.first
+    conversations = run.stream.conversations
     # The experiment report against scipy.
     report = first["experiment"]
     groups: dict[str, list[Conversation]] = defaultdict(list)
@@ -445,6 +487,13 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     )
     assert comparison["avg_turns"]["p_value"] == pytest.approx(welch.pvalue)
 
+
+async def test_readiness_counts_grow_by_exactly_the_stream(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    stream = run.stream
+    first = run.first
+    conversations = run.stream.conversations
+    before = run.before
+    ratings = [c.survey["rating"] for c in run.stream.conversations if c.survey]
     # Readiness counts grew by exactly the stream.
     flagged_conversations = len({c for c, _ in expected_edge_cases(stream)})
     customers = {c.customer_id for c in conversations if c.customer_id is not None}
@@ -458,6 +507,11 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     }
     assert {k: first["readiness"][k] - before[k] for k in before} == growth
 
+
+async def test_the_prediction_log_has_one_scrubbed_line_per_analysis(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    first = run.first
+    conversations = run.stream.conversations
+    analyses = run.stream.all_analyses()
     # The prediction log: one scrubbed line per analysis, in seed 004's shape.
     lines = [json.loads(line) for line in first["prediction_lines"]]
     assert sorted(line["event_id"] for line in lines) == sorted(a["event_id"] for a in analyses)
@@ -469,11 +523,19 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
         [c.id for c in conversations],
     ) == len(analyses)
 
+
+async def test_the_weekly_report_runs(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
     # The weekly report runs and reports the seed's KPI set.
     weekly = await teppan_json(stack, "report", "weekly")
     assert {"conversations_this_week", "total_conversations", "tone_accuracy", "ml_ready"} <= set(weekly)
     assert "Weekly report" in await teppan(stack, "report", "weekly")
 
+
+async def test_redelivering_the_whole_stream_changes_no_figure(stack: Settings, db: asyncpg.Pool, run: StreamRun) -> None:
+    stream = run.stream
+    first = run.first
+    units = {c.id: c.unit for c in run.stream.conversations}
+    experiments_file = run.experiments_file
     # Redelivering the whole stream changes no figure.
     await redeliver_stream(stack, stream)
     again = await figures(stack, db, stream, experiments_file)
@@ -481,4 +543,5 @@ async def test_known_stream_gives_the_expected_figures_and_redelivery_changes_no
     flagged_again = await read_topic(
         stack, topics.ANALYTICS_EDGE_CASES, lambda e: e["conversation_id"] in units
     )
-    assert len(flagged_again) == len(flagged)
+    # A redelivered message raises no new flag: the topic holds exactly the events it held before.
+    assert len(flagged_again) == run.flagged_events > 0

@@ -6,7 +6,7 @@ import pytest
 
 from services.devtools.bench_http import BASELINE_NAME, run_http_benchmark
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow]
+pytestmark = pytest.mark.stack
 
 
 async def test_bench_http_runs_every_scenario_and_the_baseline() -> None:

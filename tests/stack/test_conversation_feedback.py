@@ -12,8 +12,7 @@ import pytest
 from schemas import topics
 from schemas.events import Label, MessageAnalysis
 from shared.settings import Settings
-from tests.conftest import WorkerProcesses
-from tests.stack.helpers import chat_message, produce_events, produce_raw, wait_for
+from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, produce_raw, wait_for
 
 pytestmark = pytest.mark.stack
 

@@ -7,7 +7,6 @@ database that does not answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +17,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaProducer
 
 from services.http_app import create_app
@@ -26,8 +24,7 @@ from services.ingest.http import MAX_REPORTED_ERRORS
 from shared.embedded import EmbeddedServers, free_port
 from shared.kafka import create_topics
 from shared.settings import Settings
-from tests.conftest import WorkerProcesses
-from tests.stack.helpers import chat_message, wait_until_logged
+from tests.stack.helpers import WorkerProcesses, chat_message, serving_app, wait_until_logged
 
 pytestmark = pytest.mark.stack
 TOKEN = "test-token-9f3c"
@@ -41,27 +38,8 @@ def with_overrides(settings: Settings, **values: Any) -> Settings:
 @asynccontextmanager
 async def serving(settings: Settings, producer: AIOKafkaProducer | None = None) -> AsyncIterator[str]:
     """The app under uvicorn on a free port, as `teppan serve` runs it; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, producer=producer),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                await task  # start-up failed: raise its error here
-                raise RuntimeError("uvicorn exited during start-up")
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving_app(create_app(settings, producer=producer)) as url:
+        yield url
 
 
 @pytest.fixture

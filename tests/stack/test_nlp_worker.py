@@ -13,8 +13,7 @@ from aiokafka import AIOKafkaConsumer
 from schemas import topics
 from schemas.events import MessageAnalysis
 from shared.settings import Settings
-from tests.conftest import WorkerProcesses
-from tests.stack.helpers import chat_message, produce_events, wait_for
+from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, wait_for
 
 pytestmark = pytest.mark.stack
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -13,8 +14,8 @@ import pytest
 from schemas import topics
 from schemas.events import MessageAnalysis
 from shared.settings import Settings
-from tests.conftest import WorkerProcesses
 from tests.stack.helpers import (
+    WorkerProcesses,
     chat_message,
     original_bytes,
     produce_chat_messages,
@@ -166,11 +167,23 @@ async def test_worker_killed_mid_stream_loses_nothing(
 ) -> None:
     conversations = [str(uuid.uuid4()) for _ in range(60)]
     producing = asyncio.create_task(_produce_slowly(stack, conversations, per_conversation=50))
-    await asyncio.sleep(1.0)
+
+    def logged_at_least(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            logged = await db.fetchval(
+                "SELECT count(*) FROM messages WHERE conversation_id = ANY($1::uuid[])", conversations
+            )
+            return bool(logged >= count)
+
+        return check
+
+    # Kill each worker mid-stream, once the stream is visibly flowing through it (not after a fixed sleep).
+    assert await wait_for(logged_at_least(300), timeout_s=60, interval_s=0.02)
     await pipeline.kill("ingest")
-    await asyncio.sleep(0.5)
-    await pipeline.kill("logger")
+    assert not producing.done(), "the stream ended before the kills: nothing was killed mid-stream"
     await pipeline.start("ingest")
+    assert await wait_for(logged_at_least(900), timeout_s=60, interval_s=0.02)
+    await pipeline.kill("logger")  # with ingest's backlog still flowing into it
     await pipeline.start("logger")
     events = await producing
 
@@ -207,7 +220,7 @@ async def _produce_slowly(
         batch = [chat_message(conversation, index) for conversation in conversations]
         await produce_events(settings, topics.CHAT_MESSAGES, batch)
         events.extend(batch)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # about five seconds in all, so the first kill lands mid-stream
     return events
 
 

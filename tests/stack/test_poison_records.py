@@ -19,8 +19,8 @@ from shared.consumer import Consumed, subscribe_batch
 from shared.faults import RetryPolicy
 from shared.kafka import create_broker, create_topics
 from shared.settings import Settings
-from tests.conftest import WorkerProcesses
 from tests.stack.helpers import (
+    WorkerProcesses,
     chat_message,
     dead_letters_at,
     original_bytes,
