@@ -28,11 +28,10 @@ from typing import Any
 
 import asyncpg
 import psutil
-from aiokafka import AIOKafkaConsumer
 
 from schemas import topics
-from schemas.events import DeadLetter
 from schemas.workers import WORKER_KINDS, consumer_group
+from services.devtools.dead_letters import dead_letters_at
 from services.devtools.stack_status import StatusReader
 from shared.kafka import create_producer
 from shared.settings import Settings, read_stack_env
@@ -232,29 +231,9 @@ async def _wait_caught_up(stack: Stack, pool: asyncpg.Pool, traffic: Traffic, ti
 
 
 async def _dead_lettered(settings: Settings, positions: list[tuple[str, int, int]], timeout_s: float) -> dict[str, Any]:
-    wanted = set(positions)
-    found: dict[tuple[str, int, int], str] = {}
-    consumer = AIOKafkaConsumer(
-        topics.INGEST_DLQ,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"bench-faults-{uuid.uuid4()}",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
-    await consumer.start()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while wanted - set(found) and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    letter = DeadLetter.model_validate_json(record.value)
-                    position = (letter.source_topic, letter.partition, letter.offset)
-                    if position in wanted:
-                        found[position] = letter.error
-    finally:
-        await consumer.stop()
-    return {"dead_lettered": len(found), "without_reason": sum(1 for error in found.values() if not error)}
+    assert settings.kafka_bootstrap_servers is not None
+    found = await dead_letters_at(settings.kafka_bootstrap_servers, topics.INGEST_DLQ, positions, timeout_s=timeout_s)
+    return {"dead_lettered": len(found), "without_reason": sum(1 for letter in found.values() if not letter.error)}
 
 
 async def _integrity(pool: asyncpg.Pool, traffic: Traffic) -> dict[str, int]:

@@ -128,33 +128,13 @@ async def read_dead_letters(
 async def dead_letters_at(
     settings: Settings, topic: str, positions: Sequence[Any], *, timeout_s: float = 60
 ) -> dict[tuple[str, int, int], DeadLetter]:
-    """Read a DLQ until it holds a dead letter for each (topic, partition, offset) in `positions`.
+    """A dead letter on `topic` for each record's (topic, partition, offset), or a failure naming how many lack one."""
+    from services.devtools.dead_letters import dead_letters_at as read_dead_letters_at
 
-    Returns those dead letters by position, or fails naming how many never arrived.
-    """
-    wanted = {(meta.topic, meta.partition, meta.offset) for meta in positions}
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"test-reader-{uuid.uuid4()}",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
-    await consumer.start()
-    found: dict[tuple[str, int, int], DeadLetter] = {}
-    deadline = time.monotonic() + timeout_s
-    try:
-        while wanted - set(found) and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    letter = DeadLetter.model_validate_json(record.value)
-                    position = (letter.source_topic, letter.partition, letter.offset)
-                    if position in wanted:
-                        found[position] = letter
-    finally:
-        await consumer.stop()
-    missing = wanted - set(found)
+    wanted = [(meta.topic, meta.partition, meta.offset) for meta in positions]
+    assert settings.kafka_bootstrap_servers is not None
+    found = await read_dead_letters_at(settings.kafka_bootstrap_servers, topic, wanted, timeout_s=timeout_s)
+    missing = set(wanted) - set(found)
     assert not missing, f"{len(missing)} of {len(wanted)} records have no dead letter on {topic}"
     return found
 
