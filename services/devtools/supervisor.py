@@ -213,7 +213,8 @@ async def build_nlp_artefacts(settings: Settings, *, live: bool) -> None:
     path = settings.nlp_artifacts_path
     if is_built(path):
         return
-    console = Console(stderr=True)
+    # Bound to the real stderr now: training silences the libraries' own bars by swapping sys.stderr.
+    console = Console(file=sys.stderr)
     console.print(f"NLP artefacts are missing in {path}: training them once before the workers start.")
     if not live:
         await asyncio.to_thread(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -20,18 +22,12 @@ def distill_static_model(out_dir: Path, pca_dims: int = 256, *, quiet: bool = Fa
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from model2vec.distill import distill
 
-    previous = os.environ.get("TQDM_DISABLE")
     if quiet:
         import transformers
 
         transformers.utils.logging.set_verbosity_error()
-        os.environ["TQDM_DISABLE"] = "1"
-    try:
+    # The libraries' progress bars write to whatever sys.stderr is when they start; a caller showing its
+    # own progress keeps its console on the real stderr and sees none of theirs.
+    with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
         model = distill(str(minilm_dir()), pca_dims=pca_dims)
-    finally:
-        if quiet:
-            if previous is None:
-                os.environ.pop("TQDM_DISABLE", None)
-            else:
-                os.environ["TQDM_DISABLE"] = previous
     model.save_pretrained(str(out_dir))
