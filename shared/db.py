@@ -9,7 +9,8 @@ lets several workers start at once without racing. Migrations run in one place (
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -85,6 +86,23 @@ async def migrate(connection: asyncpg.Connection) -> list[int]:
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
     return applied_now
+
+
+@asynccontextmanager
+async def transaction(connection: asyncpg.Connection, *, dry_run: bool = False) -> AsyncIterator[None]:
+    """A transaction that commits when its block succeeds, unless `dry_run`: then, as on any error, it rolls
+    back, so a dry run does exactly the real work and reports exact counts, and leaves nothing behind."""
+    running = connection.transaction()
+    await running.start()
+    try:
+        yield
+    except BaseException:
+        await running.rollback()
+        raise
+    if dry_run:
+        await running.rollback()
+    else:
+        await running.commit()
 
 
 async def migrate_database(settings: Settings) -> list[int]:

@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from services.analytics.edge_cases.prediction_log import prediction_log_dir
 from services.ingest.state import conversation_key, event_key
 from services.operations.retention import affected_rows
-from shared.db import database_url
+from shared.db import database_url, transaction
 from shared.redis_client import create_redis
 from shared.settings import Settings
 
@@ -191,9 +191,7 @@ async def forget_customer(settings: Settings, customer_id: int, *, dry_run: bool
     connection = await asyncpg.connect(database_url(settings))
     redis = create_redis(settings)
     try:
-        transaction = connection.transaction()
-        await transaction.start()
-        try:
+        async with transaction(connection, dry_run=dry_run):
             conversations: list[uuid.UUID] = [
                 row[0] for row in await connection.fetch(CONVERSATIONS_SQL, customer_id)
             ]
@@ -207,13 +205,6 @@ async def forget_customer(settings: Settings, customer_id: int, *, dry_run: bool
                 forget_in_files, prediction_log_dir(settings), conversation_ids, dry_run=dry_run
             )
             keys_deleted = await forget_in_redis(redis, redis_keys(conversations, event_ids), dry_run=dry_run)
-        except BaseException:
-            await transaction.rollback()
-            raise
-        if dry_run:
-            await transaction.rollback()
-        else:
-            await transaction.commit()
     finally:
         await redis.aclose()
         await connection.close()

@@ -48,7 +48,7 @@ from typing import Any, Literal
 import asyncpg
 
 from services.analytics.edge_cases.prediction_log import prediction_log_dir
-from shared.db import database_url
+from shared.db import database_url, transaction
 from shared.settings import Settings
 
 Age = Literal["raw", "aggregate"]
@@ -317,17 +317,8 @@ async def apply_retention(
     expired_files = expired_log_files(await asyncio.to_thread(_file_names, log_dir), limits.raw)
     connection = await asyncpg.connect(database_url(settings))
     try:
-        transaction = connection.transaction()
-        await transaction.start()
-        try:
+        async with transaction(connection, dry_run=dry_run):
             results = await apply_rules(connection, limits)
-        except BaseException:
-            await transaction.rollback()
-            raise
-        if dry_run:
-            await transaction.rollback()
-        else:
-            await transaction.commit()
     finally:
         await connection.close()
     if not dry_run:
