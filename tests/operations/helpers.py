@@ -4,9 +4,7 @@ every table, written with parameterised SQL, plus its prediction-log line and Re
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,9 +22,31 @@ from services.analytics.edge_cases.prediction_log import PredictionLog, predicti
 from services.ingest.state import IngestState
 from shared.db import migrate
 from shared.settings import Settings
-from tests.stack.analytics_helpers import REPO, cli_environment
+from tests.stack.analytics_helpers import teppan_command
 from tests.stack.helpers import chat_message
 
+
+def sample_prediction(conversation_id: str, timestamp: datetime, user_text: str, event_id: str) -> dict[str, Any]:
+    """A fast-path prediction record in the prediction log's shape, for a booking request of 30."""
+    return prediction_record(
+        conversation_id=conversation_id,
+        timestamp=timestamp,
+        model_name="teppan-nlp-fast",
+        provider="teppan",
+        prompt_version=None,
+        user_text=user_text,
+        state=None,
+        slots={},
+        response=None,
+        extracted_slots={"people": 30},
+        confidence=0.9,
+        next_state="book",
+        latency_ms=3.0,
+        tokens_in=None,
+        tokens_out=None,
+        cost=0.0,
+        event_id=event_id,
+    )
 
 def with_database(url: str, name: str) -> str:
     """The same server's URL for another database (works for host:port and socket-directory URLs)."""
@@ -143,25 +163,7 @@ async def seed_conversation(
         json.dumps(analysis),
         started_at,
     )
-    record = prediction_record(
-        conversation_id=str(conversation),
-        timestamp=started_at,
-        model_name="teppan-nlp-fast",
-        provider="teppan",
-        prompt_version=None,
-        user_text=customer_text,
-        state=None,
-        slots={},
-        response=None,
-        extracted_slots={"people": 30},
-        confidence=0.9,
-        next_state="book",
-        latency_ms=3.0,
-        tokens_in=None,
-        tokens_out=None,
-        cost=0.0,
-        event_id=analysis["event_id"],
-    )
+    record = sample_prediction(str(conversation), started_at, customer_text, analysis["event_id"])
     await connection.execute(
         "INSERT INTO prediction_inputs (message_event_id, conversation_id, user_text, occurred_at) "
         "VALUES ($1, $2, $3, $4)",
@@ -261,24 +263,11 @@ async def seed_aggregates(connection: asyncpg.Connection, at: datetime) -> None:
 
 def write_prediction_line(settings: Settings, seeded: SeededConversation, at: datetime) -> Path:
     """The conversation's line in the daily JSONL prediction log, written by the real appender."""
-    record = prediction_record(
-        conversation_id=str(seeded.conversation_id),
-        timestamp=at,
-        model_name="teppan-nlp-fast",
-        provider="teppan",
-        prompt_version=None,
-        user_text=f"Hi, I am {seeded.marker} and I want hibachi for 30 people",
-        state=None,
-        slots={},
-        response=None,
-        extracted_slots={"people": 30},
-        confidence=0.9,
-        next_state="book",
-        latency_ms=3.0,
-        tokens_in=None,
-        tokens_out=None,
-        cost=0.0,
-        event_id=str(uuid.uuid4()),
+    record = sample_prediction(
+        str(seeded.conversation_id),
+        at,
+        f"Hi, I am {seeded.marker} and I want hibachi for 30 people",
+        str(uuid.uuid4()),
     )
     return PredictionLog(prediction_log_dir(settings)).append(record)
 
@@ -304,23 +293,6 @@ async def claim_in_redis(redis: Redis, seeded: SeededConversation) -> None:
     items += [(event_id, None, False) for event_id in seeded.event_ids if event_id not in seeded.message_ids]
     await state.claim(items)
     await state.mark_published([item[0] for item in items])
-
-
-async def teppan_command(settings: Settings, *args: str, **env: str) -> tuple[int, str, str]:
-    """Runs `teppan ARGS` in a subprocess as an operator would; returns (exit status, stdout, stderr)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.cli",
-        *args,
-        env=cli_environment(settings, **env),
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def teppan_json(settings: Settings, *args: str, **env: str) -> dict[str, Any]:

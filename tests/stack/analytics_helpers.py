@@ -31,8 +31,8 @@ def cli_environment(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-async def teppan(settings: Settings, *args: str, **env: str) -> str:
-    """Runs `teppan ARGS` as a user would; returns its stdout, failing on a non-zero exit."""
+async def teppan_command(settings: Settings, *args: str, **env: str) -> tuple[int, str, str]:
+    """Runs `teppan ARGS` in a subprocess as a user would; returns (exit status, stdout, stderr)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -44,8 +44,15 @@ async def teppan(settings: Settings, *args: str, **env: str) -> str:
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
-    assert process.returncode == 0, f"teppan {' '.join(args)} failed: {err.decode()[-2000:]}"
-    return out.decode()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def teppan(settings: Settings, *args: str, **env: str) -> str:
+    """Runs `teppan ARGS` as a user would; returns its stdout, failing on a non-zero exit."""
+    status, out, err = await teppan_command(settings, *args, **env)
+    assert status == 0, f"teppan {' '.join(args)} failed: {err[-2000:]}"
+    return out
 
 
 async def teppan_json(settings: Settings, *args: str, **env: str) -> dict[str, Any]:
