@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +13,7 @@ import psutil
 import pytest
 
 from schemas.workers import WORKER_KINDS
+from services.devtools.bench_faults import Stack
 from shared.embedded import free_port
 from shared.settings import Settings
 from tests.stack.helpers import (
@@ -28,11 +25,6 @@ from tests.stack.helpers import (
 )
 
 pytestmark = pytest.mark.stack
-REPO = Path(__file__).resolve().parents[2]
-
-
-def read_stack_env(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
 def up_environment(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -46,51 +38,18 @@ def up_environment(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-async def start_up(env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "up", "--quiet", env=env, cwd=REPO
-    )
-
-
-async def wait_for_stack_env(up: asyncio.subprocess.Process, stack_env: Path) -> dict[str, str]:
-    """The stack.env this `teppan up` wrote (not a stale one left by an earlier run)."""
-    deadline = time.monotonic() + 90
-    while True:
-        assert up.returncode is None, "teppan up exited early"
-        assert time.monotonic() < deadline, "stack.env was not written"
-        if stack_env.exists():
-            values = read_stack_env(stack_env)
-            if values.get("TEPPAN_STACK_PID") == str(up.pid):
-                return values
-        await asyncio.sleep(0.1)
-
-
-def worker_process(up_pid: int, kind: str) -> psutil.Process | None:
-    for child in psutil.Process(up_pid).children():
-        with contextlib.suppress(psutil.Error):
-            cmdline = child.cmdline()
-            if "worker" in cmdline and cmdline[-1] == kind:
-                return child
-    return None
-
-
-async def stop_up(up: asyncio.subprocess.Process) -> int:
-    if up.returncode is None:
-        up.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(up.wait(), 60)
+def pid_of(stack: Stack) -> int:
+    assert stack.process is not None
+    return stack.process.pid
 
 
 async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path, nlp_artifacts_dir: Path) -> None:
-    up = await start_up(up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir)))
+    up = Stack(tmp_path, up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir)))
     stack_env = tmp_path / "stack.env"
     descendants: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + 90
-        while not stack_env.exists():
-            assert up.returncode is None, "teppan up exited early"
-            assert time.monotonic() < deadline, "stack.env was not written"
-            await asyncio.sleep(0.1)
-        urls = read_stack_env(stack_env)
+        await up.start()
+        urls = up.urls
         assert set(urls) == {
             "KAFKA_BOOTSTRAP_SERVERS",
             "DATABASE_URL",
@@ -99,8 +58,7 @@ async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path, nlp_ar
             "TEPPAN_STACK_PID",
             "TEPPAN_STACK_PID_STARTED",
         }
-        assert urls["TEPPAN_STACK_PID"] == str(up.pid)
-        descendants = psutil.Process(up.pid).children(recursive=True)
+        descendants = psutil.Process(pid_of(up)).children(recursive=True)
 
         # Another program finds the stack through stack.env alone.
         settings = Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"])
@@ -130,9 +88,7 @@ async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path, nlp_ar
 
         assert await wait_for(healthy, timeout_s=30)
     finally:
-        if up.returncode is None:
-            up.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(up.wait(), 60)
+        code = await up.stop()
 
     assert code == 0
     assert not stack_env.exists()
@@ -149,27 +105,27 @@ async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path, nlp_ar
 
 async def test_up_restarts_every_worker_kind_killed_with_sigkill(tmp_path: Path, nlp_artifacts_dir: Path) -> None:
     """Each kind is killed; each comes back within seconds, and the stack keeps working."""
-    env = up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir))
-    up = await start_up(env)
+    up = Stack(tmp_path, up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir)))
     try:
-        urls = await wait_for_stack_env(up, tmp_path / "stack.env")
+        await up.start()
+        urls = up.urls
         for kind in WORKER_KINDS:
-            for _ in range(1):
-                async def running(kind: str = kind) -> psutil.Process | None:
-                    return worker_process(up.pid, kind)
 
-                victim = await wait_for(running, timeout_s=30)
-                assert victim is not None, f"no {kind} worker under teppan up"
-                victim.kill()
-                started = time.monotonic()
+            async def running(kind: str = kind) -> psutil.Process | None:
+                return up.worker(kind)
 
-                async def replaced(kind: str = kind, old: int = victim.pid) -> bool:
-                    current = worker_process(up.pid, kind)
-                    return current is not None and current.pid != old
+            victim = await wait_for(running, timeout_s=30)
+            assert victim is not None, f"no {kind} worker under teppan up"
+            victim.kill()
+            started = time.monotonic()
 
-                assert await wait_for(replaced, timeout_s=15), f"{kind} was not restarted"
-                assert time.monotonic() - started < 10
-                assert up.returncode is None, f"teppan up died when {kind} was killed"
+            async def replaced(kind: str = kind, old: int = victim.pid) -> bool:
+                current = up.worker(kind)
+                return current is not None and current.pid != old
+
+            assert await wait_for(replaced, timeout_s=15), f"{kind} was not restarted"
+            assert time.monotonic() - started < 10
+            assert up.process is not None and up.process.returncode is None, f"teppan up died when {kind} was killed"
 
         # Still a working pipeline after every kind was killed.
         settings = Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"])
@@ -181,7 +137,7 @@ async def test_up_restarts_every_worker_kind_killed_with_sigkill(tmp_path: Path,
         finally:
             await pool.close()
     finally:
-        assert await stop_up(up) == 0
+        assert await up.stop() == 0
 
 
 async def test_up_after_an_unclean_stop_starts_fresh_and_turn_numbers_continue(
@@ -191,10 +147,11 @@ async def test_up_after_an_unclean_stop_starts_fresh_and_turn_numbers_continue(
     starts its own servers, and Redis' persisted counters keep a continued conversation's turn numbers going."""
     conversation = str(uuid.uuid4())
     env = up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir))
-    up = await start_up(env)
+    up = Stack(tmp_path, env)
     leftovers: list[psutil.Process] = []
     try:
-        urls = await wait_for_stack_env(up, tmp_path / "stack.env")
+        await up.start()
+        urls = up.urls
         first = [chat_message(conversation, index) for index in range(3)]
         await produce_events(Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"]), "chat.messages.v1", first)
         pool = await asyncpg.create_pool(urls["DATABASE_URL"], min_size=1, max_size=1)
@@ -203,15 +160,17 @@ async def test_up_after_an_unclean_stop_starts_fresh_and_turn_numbers_continue(
             await wait_until_logged(pool, [event["event_id"] for event in first], timeout_s=120)
         finally:
             await pool.close()
-        leftovers = psutil.Process(up.pid).children(recursive=True)
+        leftovers = psutil.Process(pid_of(up)).children(recursive=True)
     finally:
-        up.kill()
-        await up.wait()
+        assert up.process is not None
+        up.process.kill()
+        await up.process.wait()
     assert (tmp_path / "stack.env").exists(), "an unclean stop leaves stack.env behind"
 
-    again = await start_up(env)
+    again = Stack(tmp_path, env)
     try:
-        urls_again = await wait_for_stack_env(again, tmp_path / "stack.env")
+        await again.start()
+        urls_again = again.urls
         assert urls_again["KAFKA_BOOTSTRAP_SERVERS"] != urls["KAFKA_BOOTSTRAP_SERVERS"]
         assert not [p for p in leftovers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         later = [chat_message(conversation, index) for index in range(3, 5)]
@@ -230,5 +189,5 @@ async def test_up_after_an_unclean_stop_starts_fresh_and_turn_numbers_continue(
             await pool.close()
         assert [row["turn_index"] for row in turns] == [0, 1, 2, 3, 4]
     finally:
-        assert await stop_up(again) == 0
+        assert await again.stop() == 0
     assert not (tmp_path / "stack.env").exists()
