@@ -38,12 +38,12 @@ class Settings(BaseSettings):
     # The NLP fast path's trained artefacts; `$TEPPAN_DATA_DIR/models/nlp` when unset.
     nlp_artifacts_dir: Path | None = Field(default=None, alias="TEPPAN_NLP_ARTIFACTS_DIR")
     escalation_threshold: float = Field(default=0.8, gt=0, le=1, alias="TEPPAN_ESCALATION_THRESHOLD")
-    # Analytics (issue 4). Unset: the file shipped beside the code that reads it; point these at edited copies.
+    # Analytics. Unset: the file shipped beside the code that reads it; point these at edited copies.
     experiments_file: Path | None = Field(default=None, alias="TEPPAN_EXPERIMENTS_FILE")
     prices_file: Path | None = Field(default=None, alias="TEPPAN_PRICES_FILE")
     budget_daily_usd: float | None = Field(default=None, gt=0, alias="TEPPAN_BUDGET_DAILY_USD")
     budget_monthly_usd: float | None = Field(default=None, gt=0, alias="TEPPAN_BUDGET_MONTHLY_USD")
-    # Edge-case and alert thresholds; the defaults are seed document 000's.
+    # Edge-case and alert thresholds; the defaults are the ML guide's.
     edge_min_confidence: float = Field(default=0.7, alias="TEPPAN_EDGE_MIN_CONFIDENCE")
     edge_max_corrections: int = Field(default=2, alias="TEPPAN_EDGE_MAX_CORRECTIONS")
     alert_ml_ready_conversations: int = Field(default=10_000, alias="TEPPAN_ALERT_ML_READY_CONVERSATIONS")

@@ -1,3 +1,3 @@
-"""Analytics (issue 4): one room per worker kind, each a pure core, a store behind a Protocol and a thin
+"""Analytics: one room per worker kind, each a pure core, a store behind a Protocol and a thin
 handler on the shared consumer loop; `reports` is the read side behind the CLI, `/metrics` and the rules.
 """

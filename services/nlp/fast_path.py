@@ -69,7 +69,7 @@ class Analysis:
         return self.tone_probs[self.tone]
 
     def to_predict_line(self, id: str) -> dict[str, Any]:
-        """One output line of `teppan nlp predict`, exactly as issue 3 specifies it."""
+        """One output line of `teppan nlp predict`, in the documented line format."""
         ents = self.entities
         surface: dict[str, Any] = {"party_size": ents["party_size"].value if "party_size" in ents else None}
         for k in ("date", "time", "name"):

@@ -1,4 +1,4 @@
-"""The alert rules' pure core: seed document 000's rules with per-rule cooldowns, the weekly readiness job
+"""The alert rules' pure core: the ML guide's rules with per-rule cooldowns, the weekly readiness job
 and the LLM budgets, evaluated from persisted state and the latest figures into alerts and a new state.
 """
 
@@ -43,7 +43,7 @@ DEFAULT_COOLDOWN = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class AlertThresholds:
-    """The rule thresholds; the defaults are seed document 000's."""
+    """The rule thresholds; the defaults are the ML guide's."""
 
     ml_data_ready_conversations: int = 10_000  # fires when total conversations >= this
     min_tone_accuracy: float = 0.75  # fires when labelled tone accuracy < this

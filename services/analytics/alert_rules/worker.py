@@ -112,7 +112,7 @@ def register(broker: KafkaBroker, store: AlertStore, config: AlertConfig) -> Non
         handle=AlertRulesHandler(store, publish, config),
         outputs={topics.ANALYTICS_ALERTS: Alert},
         title="alerts",
-        description="Evaluates seed 000's alert rules and the budgets on each batch of metrics snapshots.",
+        description="Evaluates the ML guide's alert rules and the budgets on each batch of metrics snapshots.",
     )
 
 

@@ -1,1 +1,1 @@
-"""The `edge-cases` worker kind's room: seed 000's edge-case flags and seed 004's prediction log."""
+"""The `edge-cases` worker kind's room: the ML guide's edge-case flags and the ML improvements summary's prediction log."""

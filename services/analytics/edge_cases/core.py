@@ -1,6 +1,6 @@
-"""The edge-case flagger's pure core: seed document 000's five rules, and what a batch stores and announces.
+"""The edge-case flagger's pure core: the ML guide's five rules, and what a batch stores and announces.
 
-Also shapes each analysis into seed document 004's prediction-log record once its input is known.
+Also shapes each analysis into the ML improvements summary's prediction-log record once its input is known.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MULTIPLE_CORRECTIONS: Final = "multiple_corrections"
 ESCALATED_TO_HUMAN: Final = "escalated_to_human"
 CUSTOMER_EXPRESSED_FRUSTRATION: Final = "customer_expressed_frustration"
 
-# The order reasons are returned in: the seed's order, so output is stable.
+# The order reasons are returned in: the ML guide's order, so output is stable.
 REASONS: Final[tuple[str, ...]] = (
     LOW_CONFIDENCE,
     NO_ENTITIES_FOUND,
@@ -35,18 +35,18 @@ REASONS: Final[tuple[str, ...]] = (
 
 @dataclass(frozen=True)
 class EdgeCaseThresholds:
-    """Rule thresholds; the defaults are seed document 000's."""
+    """Rule thresholds; the defaults are the ML guide's."""
 
     # Flag when confidence < min_confidence.
     min_confidence: float = 0.7
     # Flag when the conversation's correction count > max_corrections.
     max_corrections: int = 2
-    # Whether a "negative" sentiment label alone counts as frustration (the seed's rule),
+    # Whether a "negative" sentiment label alone counts as frustration (the ML guide's rule),
     # besides the NLP's explicit frustration flag.
     negative_sentiment_is_frustration: bool = True
     # "No entities found" only matters where the customer was giving booking details: a "thanks!"
     # or a menu question carries none by nature, and flagging it would flag every conversation.
-    # An unknown intent (None) keeps the seed's literal rule.
+    # An unknown intent (None) keeps the ML guide's literal rule.
     entity_bearing_intents: frozenset[str] = frozenset(
         {"booking_inquiry", "modification_request", "scheduling_question"}
     )

@@ -1,4 +1,4 @@
-"""The prediction log of seed document 004: one PII-scrubbed JSON line per prediction, one file per UTC day.
+"""The prediction log of the ML improvements summary: one PII-scrubbed JSON line per prediction, one file per UTC day.
 
 `prediction_record` shapes a record (pure); `PredictionLog` is the JSONL adapter that appends it.
 """
@@ -47,7 +47,7 @@ def prediction_record(
     cost: float | None,
     event_id: str | None = None,
 ) -> dict[str, Any]:
-    """A record in seed 004's format, with phones, emails and identity slots scrubbed.
+    """A record in the ML improvements summary's format, with phones, emails and identity slots scrubbed.
 
     `cost` is None when the model is not in the price table. `event_id`, when given, is added at the
     top level so readers can drop lines that a redelivery wrote twice.

@@ -87,7 +87,7 @@ def register(
         handle=EdgeCaseHandler(store, prediction_log, publish, thresholds),
         outputs={topics.ANALYTICS_EDGE_CASES: EdgeCaseFlagged},
         title="edge-cases",
-        description="Flags edge cases (seed 000's five rules) and writes the prediction log.",
+        description="Flags edge cases (the ML guide's five rules) and writes the prediction log.",
     )
 
 

@@ -129,7 +129,7 @@ def experiments_report(
 
 @ml_app.command("readiness")
 def ml_readiness(as_json: JsonOption = False) -> None:
-    """Live counts against seed 000's thresholds, and the estimated days until ML is worth it."""
+    """Live counts against the ML guide's thresholds, and the estimated days until ML is worth it."""
     from services.analytics.reports import queries
 
     async def run(connection: asyncpg.Connection, _: Settings) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""ML readiness against seed document 000's table, with an estimate of the days left, and the weekly KPIs.
+"""ML readiness against the ML guide's table, with an estimate of the days left, and the weekly KPIs.
 
 Pure: the CLI and the weekly job count rows in storage and pass the counts in.
 """
@@ -17,7 +17,7 @@ GROWTH_WINDOW_DAYS = 28
 
 @dataclass(frozen=True)
 class ReadinessCounts:
-    """The counts seed 000's readiness table tracks (also used for its thresholds)."""
+    """The counts the ML guide's readiness table tracks (also used for its thresholds)."""
 
     conversations: int = 0
     labeled_tone: int = 0
@@ -121,7 +121,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def weekly_kpis(inputs: WeeklyInputs, readiness: Mapping[str, Any]) -> dict[str, Any]:
-    """The `teppan report weekly --json` document: seed 000's KPI set, keyed as the seed names them.
+    """The `teppan report weekly --json` document: the ML guide's KPI set, keyed as the guide names them.
 
     `readiness` is a `readiness_report` result. A figure without data is None; the labelled
     share is a percentage (0-100), the other rates are fractions.
