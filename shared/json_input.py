@@ -44,6 +44,22 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+# Records at most this long, with few brackets and no spelled-out NaN or Infinity, cannot break any of the
+# limits above (a 4,300-digit integer needs more bytes than this), so pydantic's own JSON parser may read
+# them straight into a model without the checks; anything else takes the careful path.
+PLAIN_JSON_MAX_BYTES = 4096
+
+
+def is_plainly_bounded(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `data` is short and simple enough that no limit of `loads_bounded` can apply to it."""
+    return (
+        len(data) <= PLAIN_JSON_MAX_BYTES
+        and data.count(b"{") + data.count(b"[") <= max_depth
+        and b"NaN" not in data
+        and b"Infinity" not in data
+    )
+
+
 def loads_bounded(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """`json.loads` that raises only `InvalidJson`: bad UTF-8, bad syntax, too deep, huge ints, NaN."""
     try:

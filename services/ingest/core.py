@@ -45,7 +45,7 @@ def model_for_topic(topic: str, payload: Any) -> type[BaseModel]:
     event_type = payload.get("event_type")
     expected = model.model_fields["event_type"].default
     if event_type != expected:
-        if event_type in EVENT_TYPE_TOPICS:
+        if isinstance(event_type, str) and event_type in EVENT_TYPE_TOPICS:
             raise UndecodableRecord(
                 f"event_type {event_type!r} belongs on {EVENT_TYPE_TOPICS[event_type]}, not {topic}"
             )

@@ -83,7 +83,7 @@ def register(broker: KafkaBroker, state: IngestState, experiments: Sequence[Expe
         group_id=GROUP_ID,
         stage="ingest",
         dlq_topic=topics.INGEST_DLQ,
-        decode=decode_json_model(model_for_topic),
+        decode=decode_json_model(model_for_topic, INPUT_TOPIC_MODELS),
         handle=IngestHandler(broker, state, experiments),
         outputs={topic: Turn if model is ChatMessage else model for model, topic in VALIDATED_TOPICS.items()},
         title="ingest",

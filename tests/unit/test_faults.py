@@ -10,10 +10,12 @@ import asyncpg
 import pytest
 import redis.exceptions
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas import topics
-from services.ingest.core import model_for_topic
-from shared.consumer import decode_json_model, decode_records
+from services.ingest.core import INPUT_TOPIC_MODELS, model_for_topic
+from shared.consumer import UndecodableRecord, decode_json_model, decode_records
 from shared.faults import FaultIsolator, RetryPolicy, is_world_fault
 
 FAST = RetryPolicy(record_retries=2, record_retry_pause_s=0, world_backoff_initial_s=0, world_backoff_max_s=0)
@@ -172,10 +174,14 @@ VALID = {
         (json.dumps({**VALID, "customer_id": 2**40}).encode(), "customer_id"),
         (b'{"event_type": "chat.message", "latency_ms": NaN}', "NaN"),
         (b"\xff\xfe", "UTF-8"),
+        (json.dumps({**VALID, "event_type": []}).encode(), "unknown event_type"),
     ],
 )
-def test_records_that_once_escaped_the_dead_letter_step_are_dead_letters(value: bytes, reason: str) -> None:
-    decode = decode_json_model(model_for_topic)
+@pytest.mark.parametrize("one_step", [False, True], ids=["careful-path", "one-step-path"])
+def test_records_that_once_escaped_the_dead_letter_step_are_dead_letters(
+    value: bytes, reason: str, one_step: bool
+) -> None:
+    decode = decode_json_model(model_for_topic, INPUT_TOPIC_MODELS if one_step else None)
     decoded, dead = decode_records([_record(value)], decode, stage="ingest")
     assert decoded == []
     assert len(dead) == 1 and reason in dead[0].error
@@ -201,3 +207,61 @@ def test_a_decoder_that_raises_anything_yields_a_dead_letter_not_an_exception() 
 
     decoded, dead = decode_records([_record(b"{}")], explode, stage="nlp")
     assert decoded == [] and "OverflowError" in dead[0].error
+
+
+# Fixed id and time, so the defaults (a fresh uuid, now) do not differ between the two decodes.
+COMPLETE = {**VALID, "event_id": "5b0c0f3e-3f43-4d1e-9a57-1f0c5d2b7a10", "occurred_at": "2026-12-02T10:00:00Z"}
+
+
+def _outcome(decode: Any, value: bytes) -> tuple[str, Any]:
+    try:
+        return "event", decode(topics.CHAT_MESSAGES, value).model_dump()
+    except UndecodableRecord as error:
+        return "rejected", str(error)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    ["event_type", "conversation_id", "role", "text", "customer_id", "occurred_at", "latency_ms", "tokens_in",
+     "experiments", "channel", "source", "event_id", "schema_version", "unknown"]
+)  # fmt: skip
+
+
+# Dropping the id or the time would let each decode draw its own default.
+DROPPABLE = FIELDS.filter(lambda name: name not in {"event_id", "occurred_at"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.dictionaries(FIELDS, JSON_VALUES, max_size=4), drop=st.sets(DROPPABLE, max_size=2))
+def test_the_one_step_path_decides_exactly_as_the_careful_path(changes: dict[str, Any], drop: set[str]) -> None:
+    """pydantic's JSON parser is a shortcut, not a second opinion: same event or same rejection reason."""
+    payload = {key: value for key, value in {**COMPLETE, **changes}.items() if key not in drop}
+    try:
+        value = json.dumps(payload).encode()
+    except ValueError:
+        return
+    careful = decode_json_model(model_for_topic)
+    one_step = decode_json_model(model_for_topic, INPUT_TOPIC_MODELS)
+    assert _outcome(one_step, value) == _outcome(careful, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        json.dumps({**COMPLETE, "text": "\ud800 lone surrogate"}).encode(),
+        json.dumps({**COMPLETE, "text": "emoji \U0001f600 escaped"}).encode(),
+        json.dumps({**COMPLETE, "text": "Infinity war night"}).encode(),
+        json.dumps({**COMPLETE, "event_type": "booking.outcome"}).encode(),
+        json.dumps({**COMPLETE, "text": "x" * 5000}).encode(),
+        b'{"event_type": "chat.message", "text": "hi", "text": "second"}',
+    ],
+    ids=["lone-surrogate", "escaped-emoji", "infinity-in-text", "wrong-event-type", "long", "duplicate-key"],
+)
+def test_the_one_step_path_agrees_on_inputs_json_parsers_differ_on(value: bytes) -> None:
+    careful = decode_json_model(model_for_topic)
+    one_step = decode_json_model(model_for_topic, INPUT_TOPIC_MODELS)
+    assert _outcome(one_step, value) == _outcome(careful, value)
