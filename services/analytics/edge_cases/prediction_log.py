@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,9 +86,9 @@ def prediction_log_dir(settings: Settings) -> Path:
 
 
 class PredictionLogWriter(Protocol):
-    """Where prediction records go, one at a time, in the order given."""
+    """Where prediction records go, in the order given."""
 
-    def append(self, record: Mapping[str, Any]) -> object: ...
+    def append_all(self, records: Iterable[Mapping[str, Any]]) -> object: ...
 
 
 class PredictionLog:
@@ -106,11 +106,21 @@ class PredictionLog:
 
     def append(self, record: Mapping[str, Any]) -> Path:
         """Appends one record as one line; returns the file written."""
-        day = _utc(datetime.fromisoformat(record["timestamp"])).date()
-        path = self.path_for(day)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n"
-        # One write call per line in append mode: concurrent writers do not interleave within a line.
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-        return path
+        return self.append_all([record])[0]
+
+    def append_all(self, records: Iterable[Mapping[str, Any]]) -> list[Path]:
+        """Appends each record as one line, opening each day's file once per call; returns the files written."""
+        lines_by_path: dict[Path, list[bytes]] = {}
+        for record in records:
+            day = _utc(datetime.fromisoformat(record["timestamp"])).date()
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n"
+            lines_by_path.setdefault(self.path_for(day), []).append(line.encode("utf-8"))
+        if lines_by_path:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        for path, lines in lines_by_path.items():
+            # Unbuffered, one write call per line in append mode: concurrent writers never interleave within
+            # a line, and the file is opened once per batch rather than once per line.
+            with open(path, "ab", buffering=0) as handle:
+                for encoded in lines:
+                    handle.write(encoded)
+        return list(lines_by_path)

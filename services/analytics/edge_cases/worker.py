@@ -59,8 +59,7 @@ class EdgeCaseHandler:
                 records = {prediction.analysis_event_id: prediction_for(prediction) for prediction in ready}
                 # Appended before the rows are marked: a crash in between writes a line twice at worst, and
                 # each line carries its event_id so readers can drop the repeat; a line is never lost.
-                for record in records.values():
-                    self._log.append(record)
+                self._log.append_all(records.values())
                 await writes.mark_written(records)
             # Published before the transaction commits: a failed publish rolls the rows back, so the batch
             # is redelivered and the flags are published then (at least once, with content-fixed ids).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -73,5 +73,5 @@ class InMemoryPredictionLog:
     def __init__(self) -> None:
         self.lines: list[Mapping[str, Any]] = []
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        self.lines.append(record)
+    def append_all(self, records: Iterable[Mapping[str, Any]]) -> None:
+        self.lines.extend(records)

@@ -77,3 +77,19 @@ def test_unknown_cost_is_null_not_zero(tmp_path: Path) -> None:
     path = PredictionLog(tmp_path).append(rec)
     stored = json.loads(path.read_text(encoding="utf-8"))
     assert stored["metadata"]["cost"] is None and stored["output"]["response"] is None
+
+
+def test_a_batch_is_appended_in_order_to_each_records_day_file(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions")
+    first_day = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+    batch = [
+        record(first_day, event_id="a"),
+        record(first_day + timedelta(hours=2), event_id="b"),
+        record(first_day + timedelta(minutes=5), event_id="c"),
+    ]
+    paths = log.append_all(batch)
+    log.append_all([record(first_day, event_id="d")])
+    assert [p.name for p in paths] == ["predictions-2026-11-22.jsonl", "predictions-2026-11-23.jsonl"]
+    ids = [[json.loads(line)["event_id"] for line in p.read_text(encoding="utf-8").splitlines()] for p in paths]
+    assert ids == [["a", "c", "d"], ["b"]]
+    assert log.append_all([]) == []
