@@ -212,6 +212,9 @@ class EscalationRequest(ConversationEvent):
     requested_slots: list[SlotName] = Field(default_factory=list)
     fast_confidence: float
     reason: str
+    # The fast path's own analysis: the slow path replaces its tone, intent, sentiment and confidence and
+    # keeps its slots, PII, corrections and upsells (the model has no slot head).
+    fast_analysis: MessageAnalysis | None = None
 
 
 class EdgeCaseFlagged(ConversationEvent):

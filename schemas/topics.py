@@ -18,6 +18,7 @@ INGEST_DLQ = "ingest.dlq.v1"
 NLP_ANALYSES = "nlp.analyses.v1"
 NLP_DLQ = "nlp.dlq.v1"
 ML_ESCALATIONS = "ml.escalations.v1"
+ML_DLQ = "ml.dlq.v1"
 LABELS = "labels.v1"
 
 ANALYTICS_EDGE_CASES = "analytics.edge-cases.v1"
@@ -38,6 +39,7 @@ ALL_TOPICS: tuple[str, ...] = (
     NLP_ANALYSES,
     NLP_DLQ,
     ML_ESCALATIONS,
+    ML_DLQ,
     LABELS,
     ANALYTICS_EDGE_CASES,
     ANALYTICS_METRICS,

@@ -54,6 +54,13 @@ WORKERS: tuple[WorkerSpec, ...] = (
         summary="the fast path: tone, intent, sentiment and slots for every customer turn",
     ),
     WorkerSpec(
+        kind="escalation",
+        module="services.ml.escalation.worker",
+        consumes=(topics.ML_ESCALATIONS,),
+        publishes=(topics.NLP_ANALYSES, topics.ML_DLQ),
+        summary="the slow path: a fine-tuned transformer answers every escalated turn, batched on GPU or CPU",
+    ),
+    WorkerSpec(
         kind="logger",
         module="services.analytics.conversation_log.worker",
         consumes=(topics.CHAT_TURNS, topics.NLP_ANALYSES, topics.INGEST_OUTCOMES),

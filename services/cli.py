@@ -11,6 +11,7 @@ import typer
 
 from schemas.workers import WORKER_KINDS
 from services.analytics.reports.cli import costs_app, experiments_app, ml_app, report_app
+from services.ml_cli import ml_train_app
 from services.nlp_cli import bench as nlp_bench
 from services.nlp_cli import nlp_app
 from services.operations.cli import db_backup, db_restore, privacy_app, retention_app
@@ -29,6 +30,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(costs_app, name="costs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(ml_app, name="ml")
+ml_app.add_typer(ml_train_app, name="train")
 app.add_typer(report_app, name="report")
 app.add_typer(nlp_app, name="nlp")
 # `teppan bench nlp` is the NLP fast path's own benchmark, listed with the others.
@@ -69,6 +71,17 @@ def worker(kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(WORKER_
         from services.ml.training import ensure_built
 
         ensure_built(settings.nlp_artifacts_path)
+    if kind == "escalation":
+        from services.ml.escalation.model import is_built
+
+        # Fine-tuning takes minutes, so it is an explicit step, never a side effect of starting a worker.
+        if not is_built(settings.escalation_model_path):
+            typer.echo(
+                f"no escalation model in {settings.escalation_model_path}: build it with "
+                "`teppan ml train escalation` (or set TEPPAN_ESCALATION_MODEL_DIR)",
+                err=True,
+            )
+            raise typer.Exit(2)
     asyncio.run(run_worker(kind, settings))
 
 
@@ -233,6 +246,49 @@ def bench_faults(
             progress=(lambda _: None) if as_json else (lambda line: typer.echo(line, err=True)),
         )
     )
+    typer.echo(json.dumps(result))
+
+
+@bench_app.command("escalation")
+def bench_escalation(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
+    messages: Annotated[int, typer.Option(min=1, help="Messages fed through the dynamic batcher.")] = 2000,
+    batch_size: Annotated[int, typer.Option(min=1, help="The batcher's maximum batch size.")] = 64,
+    peer_messages: Annotated[
+        int, typer.Option(min=0, help="Messages for the naive per-message MiniLM + LR peer (0 to skip).")
+    ] = 200,
+    model: Annotated[
+        Path | None, typer.Option(help="Model folder (default: the configured escalation model).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads (default: all cores, torch's default).")
+    ] = None,
+) -> None:
+    """The escalation model behind its dynamic batcher (many concurrent requests), one at a time, and the peer."""
+    from services.devtools.escalation_bench import run_escalation_benchmark, summary_lines
+    from services.ml.escalation.model import is_built
+
+    settings = load_settings()
+    model_dir = model or settings.escalation_model_path
+    if not is_built(model_dir):
+        typer.echo(
+            f"no escalation model in {model_dir}: build it with `teppan ml train escalation` first", err=True
+        )
+        raise typer.Exit(2)
+    configure_logging("WARNING")
+    result = run_escalation_benchmark(
+        model_dir,
+        messages=messages,
+        batch_size=batch_size,
+        max_queue_delay_ms=settings.escalation_max_queue_delay_ms,
+        peer_messages=peer_messages,
+        threads=threads,
+        backend=None if settings.escalation_backend == "auto" else settings.escalation_backend,
+        progress=lambda line: typer.echo(line, err=True),
+    )
+    if not as_json:
+        for line in summary_lines(result):
+            typer.echo(line)
     typer.echo(json.dumps(result))
 
 

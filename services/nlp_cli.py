@@ -6,16 +6,18 @@ import each other. Commands that need the artefacts build them first when they a
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from services.nlp.fast_path import DEFAULT_THRESHOLD, FastPath, default_artifact_dir
+from services.nlp.fast_path import DEFAULT_THRESHOLD, Analysis, FastPath, default_artifact_dir
 
 nlp_app = typer.Typer(help="The NLP fast path: tone, intent, slots and confidence.", no_args_is_help=True)
 
@@ -23,6 +25,17 @@ ArtifactOpt = Annotated[
     Path | None, typer.Option("--artifacts", help="Artefact folder (default $TEPPAN_DATA_DIR/models/nlp).")
 ]
 ThresholdOpt = Annotated[float, typer.Option("--threshold", help="Escalate below this overall confidence.")]
+WithEscalationOpt = Annotated[
+    bool,
+    typer.Option(
+        "--with-escalation",
+        help="Where the fast path escalates, answer with the escalation model (as the running system does).",
+    ),
+]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", help="Escalation model folder (default $TEPPAN_DATA_DIR/models/escalation)."),
+]
 _CHUNK = 512  # lines per analyse_batch call: bounded memory, amortised per-call overhead
 
 
@@ -35,6 +48,60 @@ def load_fast_path(artifacts: Path | None, threshold: float = DEFAULT_THRESHOLD)
     return FastPath.load(artifact_dir, escalation_threshold=threshold)
 
 
+class HybridAnalyser:
+    """The answer the system gives: the fast path's where it is sure, the escalation model's tone, intent
+    and sentiment where it escalated (slots, PII and the rest stay the rules'; `escalate` still says
+    whether it did). Lives in the app layer: it joins the NLP room's fast path and the ML room's model."""
+
+    def __init__(self, fast_path: FastPath, model: Any) -> None:
+        self.fast_path = fast_path
+        self.model = model
+
+    def _overrule(self, analyses: list[Analysis], texts: list[str]) -> list[Analysis]:
+        escalated = [index for index, analysis in enumerate(analyses) if analysis.escalate]
+        answers = self.model.predict([texts[index] for index in escalated]) if escalated else []
+        merged = list(analyses)
+        for index, answer in zip(escalated, answers, strict=True):
+            merged[index] = dataclasses.replace(
+                analyses[index],
+                tone=answer.tone,
+                tone_probs=answer.tone_probs,
+                intent=answer.intent,
+                intent_probs=answer.intent_probs,
+                sentiment=answer.sentiment,
+                sentiment_probs=answer.sentiment_probs,
+                confidence=answer.confidence,
+            )
+        return merged
+
+    def analyze(
+        self, text: str, *, requested_slots: Sequence[str] = (), occurred_at: datetime | None = None
+    ) -> Analysis:
+        fast = self.fast_path.analyze(text, requested_slots=requested_slots, occurred_at=occurred_at)
+        return self._overrule([fast], [text])[0]
+
+    def analyze_batch(self, items: list[dict[str, Any]]) -> list[Analysis]:
+        return self._overrule(
+            self.fast_path.analyze_batch(items), [str(item.get("text", "")) for item in items]
+        )
+
+    def resolve(self, slot: str, surface: str, base: date) -> Any:
+        return self.fast_path.resolve(slot, surface, base)
+
+
+def load_escalation_model(model_dir: Path | None) -> Any:
+    from services.ml.escalation.model import EscalationModel, is_built
+    from shared.settings import load_settings
+
+    directory = model_dir or load_settings().escalation_model_path
+    if not is_built(directory):
+        typer.echo(
+            f"no escalation model in {directory}: build it with `teppan ml train escalation`", err=True
+        )
+        raise typer.Exit(2)
+    return EscalationModel(directory)
+
+
 def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
     while True:
         chunk = list(itertools.islice(lines, size))
@@ -43,7 +110,7 @@ def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
         yield chunk
 
 
-def predict_file(fp: FastPath, src: Path, dst: Path, *, progress: bool | None = None) -> int:
+def predict_file(fp: FastPath | HybridAnalyser, src: Path, dst: Path, *, progress: bool | None = None) -> int:
     """Stream src to dst, one output line per input line; returns the number of lines written."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -85,10 +152,13 @@ def predict(
     out_path: Annotated[Path, typer.Argument(dir_okay=False, help="Output JSONL")],
     artifacts: ArtifactOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    with_escalation: WithEscalationOpt = False,
+    model: ModelOpt = None,
 ) -> None:
     """Analyse every line of IN.jsonl into OUT.jsonl (trains the artefacts first if they are missing)."""
     fp = load_fast_path(artifacts, threshold)
-    n = predict_file(fp, in_path, out_path)
+    analyser = HybridAnalyser(fp, load_escalation_model(model)) if with_escalation else fp
+    n = predict_file(analyser, in_path, out_path)
     typer.echo(f"wrote {n} lines to {out_path}", err=True)
 
 
@@ -101,19 +171,59 @@ def eval_cmd(
     split: Annotated[str | None, typer.Option(help="Only rows whose split equals this")] = None,
     artifacts: ArtifactOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    with_escalation: WithEscalationOpt = False,
+    model: ModelOpt = None,
 ) -> None:
-    """Intent accuracy and macro-F1, tone macro-F1, per-slot P/R/F1 and the escalation rate."""
+    """Intent accuracy and macro-F1, tone macro-F1, sentiment, frustration, per-slot P/R/F1 and the
+    escalation rate; with --with-escalation, the fast path alone and the combined answer side by side."""
     from services.ml.corpora import read_jsonl
     from services.ml.evaluation import evaluate
 
     fp = load_fast_path(artifacts, threshold)
-    rows = (r for r in read_jsonl(gold) if split is None or r.get("split") == split)
+    rows = [r for r in read_jsonl(gold) if split is None or r.get("split") == split]
     report = evaluate(fp, rows)
     report["file"] = str(gold)
+    if with_escalation:
+        combined = evaluate(HybridAnalyser(fp, load_escalation_model(model)), rows)
+        if as_json:
+            typer.echo(
+                json.dumps({"file": str(gold), "fast_path": report, "with_escalation": combined}, indent=2)
+            )
+            return
+        _print_side_by_side(report, combined)
+        return
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
     _print_report(report)
+
+
+def _headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures a reader compares first, by name."""
+    micro = report.get("slots_micro") or {}
+    frustration = report.get("frustration") or {}
+    return {
+        "intent accuracy": report["intent"]["accuracy"],
+        "intent macro-F1": report["intent"]["macro_f1"],
+        "tone macro-F1": report["tone"]["macro_f1"],
+        "sentiment macro-F1": report["sentiment"]["macro_f1"],
+        "frustration F1": frustration.get("f1"),
+        "slot F1 (micro)": micro.get("f1"),
+        "escalated": report["escalation_rate"],
+        "intent accuracy, kept turns": report["intent_kept"]["accuracy"],
+        "intent accuracy, escalated turns": report["intent_escalated"]["accuracy"],
+    }
+
+
+def _print_side_by_side(fast: dict[str, Any], combined: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(f"{fast['file']} ({fast['rows']} rows)", "fast path alone", "with escalation")
+    left, right = _headline(fast), _headline(combined)
+    for name in left:
+        table.add_row(name, str(left[name]), str(right[name]))
+    Console().print(table)
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -154,7 +264,9 @@ def train(
 
     if public_data:
         for name, digest in public_sets_found().items():
-            typer.echo(f"public set {name}: " + (f"found (sha256 {digest})" if digest else "not found"), err=True)
+            typer.echo(
+                f"public set {name}: " + (f"found (sha256 {digest})" if digest else "not found"), err=True
+            )
     meta = run_training(
         artifacts or default_artifact_dir(),
         public_data=public_data,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     # The NLP fast path's trained artefacts; `$TEPPAN_DATA_DIR/models/nlp` when unset.
     nlp_artifacts_dir: Path | None = Field(default=None, alias="TEPPAN_NLP_ARTIFACTS_DIR")
     escalation_threshold: float = Field(default=0.8, gt=0, le=1, alias="TEPPAN_ESCALATION_THRESHOLD")
+    # The slow path: the fine-tuned escalation model and its dynamic batcher.
+    escalation_model_dir: Path | None = Field(default=None, alias="TEPPAN_ESCALATION_MODEL_DIR")
+    # Below this the escalation model is unsure too, and the turn is flagged for a human (low_confidence).
+    escalation_model_threshold: float = Field(default=0.6, gt=0, le=1, alias="TEPPAN_ESCALATION_MODEL_THRESHOLD")
+    escalation_max_batch_size: int = Field(default=64, ge=1, le=4096, alias="TEPPAN_ESCALATION_MAX_BATCH_SIZE")
+    escalation_max_queue_delay_ms: float = Field(default=5.0, ge=0, le=10_000, alias="TEPPAN_ESCALATION_MAX_QUEUE_DELAY_MS")
+    # One thread by default, so that on a 2-core machine the slow path cannot starve the fast path.
+    escalation_threads: int = Field(default=1, ge=1, le=256, alias="TEPPAN_ESCALATION_THREADS")
+    # "auto": CUDA (torch, fp16) when available, else the CPU backend training measured as faster.
+    escalation_backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", alias="TEPPAN_ESCALATION_BACKEND")
     # Analytics. Unset: the file shipped beside the code that reads it; point these at edited copies.
     experiments_file: Path | None = Field(default=None, alias="TEPPAN_EXPERIMENTS_FILE")
     prices_file: Path | None = Field(default=None, alias="TEPPAN_PRICES_FILE")
@@ -70,6 +80,10 @@ class Settings(BaseSettings):
     @property
     def nlp_artifacts_path(self) -> Path:
         return self.nlp_artifacts_dir or self.data_dir / "models" / "nlp"
+
+    @property
+    def escalation_model_path(self) -> Path:
+        return self.escalation_model_dir or self.data_dir / "models" / "escalation"
 
     @property
     def stack_env_path(self) -> Path:

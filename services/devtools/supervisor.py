@@ -232,6 +232,23 @@ async def build_nlp_artefacts(settings: Settings, *, live: bool) -> None:
         await asyncio.to_thread(ensure_built, path, show)
 
 
+def stack_worker_kinds(settings: Settings) -> tuple[str, ...]:
+    """The worker kinds `teppan up` starts: every kind, except the escalation worker while its model is
+    not built (fine-tuning takes minutes, so it is an explicit step; escalated turns wait on their topic)."""
+    from services.ml.escalation.model import is_built
+
+    if is_built(settings.escalation_model_path):
+        return WORKER_KINDS
+    return tuple(kind for kind in WORKER_KINDS if kind != "escalation")
+
+
+ESCALATION_MODEL_MISSING = (
+    "No escalation model in {path}: the slow path is not running, and escalated turns wait on"
+    " ml.escalations.v1. Build it with `teppan ml train escalation` (up to 15 minutes on 2 cores), then"
+    " restart `teppan up`; the worker reads every waiting turn."
+)
+
+
 async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: bool) -> int:
     data_dir = settings.data_dir
     try:
@@ -279,7 +296,10 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
             Console(stderr=True).print(f"[yellow]{EMBEDDED_BROKER_NOTICE}[/yellow]")
         env = child_environment(servers, TEPPAN_DATA_DIR=str(data_dir), HTTP_URL=http_url)
         teppan = [sys.executable, "-m", "services.cli"]
-        children = [ChildProcess(f"worker {kind}", [*teppan, "worker", kind]) for kind in WORKER_KINDS]
+        kinds = stack_worker_kinds(settings)
+        if "escalation" not in kinds:
+            Console(stderr=True).print(f"[yellow]{ESCALATION_MODEL_MISSING.format(path=settings.escalation_model_path)}[/yellow]")
+        children = [ChildProcess(f"worker {kind}", [*teppan, "worker", kind]) for kind in kinds]
         children.append(ChildProcess("http", [*teppan, "serve", "--port", str(http_port)]))
         if demo:
             children.append(

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from schemas.vocabulary import INTENTS, TONES
+from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
 from services.common.timestamps import parse_occurred_at
 
 
@@ -37,6 +37,12 @@ class Prediction(Protocol):
 
     @property
     def escalate(self) -> bool: ...
+
+    @property
+    def sentiment(self) -> str: ...
+
+    @property
+    def frustrated(self) -> bool: ...
 
     @property
     def entities(self) -> Mapping[str, Slot]: ...
@@ -112,9 +118,21 @@ def _macro_f1(pairs: list[tuple[str, str]], labels: Iterable[str]) -> float:
     return round(sum(scores) / len(scores), 4) if scores else 0.0
 
 
+def _accuracy(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "n": len(pairs),
+        "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 4) if pairs else None,
+    }
+
+
 def evaluate(fp: Analyser, rows: Iterable[dict[str, Any]], *, keep_errors: int = 0) -> dict[str, Any]:
     intent_pairs: list[tuple[str, str]] = []
+    # Intent pairs of the turns the fast path kept and of those it escalated: is its confidence honest?
+    kept_pairs: list[tuple[str, str]] = []
+    escalated_pairs: list[tuple[str, str]] = []
     tone_pairs: list[tuple[str, str]] = []
+    sentiment_pairs: list[tuple[str, str]] = []
+    frustration = [0, 0, 0]
     counts = {s: [0, 0, 0] for s in SLOTS}
     described = [0, 0]
     escalated = n = 0
@@ -129,6 +147,7 @@ def evaluate(fp: Analyser, rows: Iterable[dict[str, Any]], *, keep_errors: int =
         escalated += a.escalate
         if ann.get("intent") and row.get("intent") in INTENTS:
             intent_pairs.append((row["intent"], a.intent))
+            (escalated_pairs if a.escalate else kept_pairs).append((row["intent"], a.intent))
             if keep_errors and row["intent"] != a.intent and len(errors) < keep_errors:
                 errors.append(
                     {
@@ -141,6 +160,13 @@ def evaluate(fp: Analyser, rows: Iterable[dict[str, Any]], *, keep_errors: int =
                 )
         if ann.get("tone") and row.get("tone") in TONES:
             tone_pairs.append((row["tone"], a.tone))
+        if extra.get("sentiment") in SENTIMENTS:
+            sentiment_pairs.append((extra["sentiment"], a.sentiment))
+        if isinstance(extra.get("frustrated"), bool):
+            gold_frustrated, predicted = extra["frustrated"], bool(a.frustrated)
+            frustration[0] += gold_frustrated and predicted
+            frustration[1] += predicted and not gold_frustrated
+            frustration[2] += gold_frustrated and not predicted
         gold_entities = row.get("entities") or {}
         for slot in ann.get("entities") or []:
             if slot not in counts:
@@ -195,6 +221,14 @@ def evaluate(fp: Analyser, rows: Iterable[dict[str, Any]], *, keep_errors: int =
             else None,
             "macro_f1": _macro_f1(tone_pairs, TONES) if tone_pairs else None,
         },
+        "intent_kept": _accuracy(kept_pairs),
+        "intent_escalated": _accuracy(escalated_pairs),
+        "sentiment": {
+            "n": len(sentiment_pairs),
+            "accuracy": _accuracy(sentiment_pairs)["accuracy"],
+            "macro_f1": _macro_f1(sentiment_pairs, SENTIMENTS) if sentiment_pairs else None,
+        },
+        "frustration": _f1(*frustration) if any(frustration) else None,
         "slots": per_slot,
         "slots_micro": _f1(*total) if any(total) else None,
         "party_size_described": {

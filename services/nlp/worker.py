@@ -73,13 +73,14 @@ def message_analysis(turn: Turn, analysis: Analysis) -> MessageAnalysis:
     )
 
 
-def escalation_request(turn: Turn, analysis: Analysis) -> EscalationRequest:
+def escalation_request(turn: Turn, analysis: Analysis, fast_analysis: MessageAnalysis) -> EscalationRequest:
     return EscalationRequest(
         **about_turn(turn, "escalation"),
         text=turn.text,
         requested_slots=turn.context.requested_slots,
         fast_confidence=analysis.confidence,
         reason="confidence below the escalation threshold",
+        fast_analysis=fast_analysis,
     )
 
 
@@ -106,8 +107,8 @@ class NlpHandler:
         )
         events = [message_analysis(turn, analysis) for turn, analysis in zip(turns, analyses, strict=True)]
         escalations = [
-            escalation_request(turn, analysis)
-            for turn, analysis in zip(turns, analyses, strict=True)
+            escalation_request(turn, analysis, event)
+            for turn, analysis, event in zip(turns, analyses, events, strict=True)
             if analysis.escalate
         ]
         await publish_events(self._broker, topics.NLP_ANALYSES, events, key_of=conversation_key)

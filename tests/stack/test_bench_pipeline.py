@@ -13,13 +13,16 @@ from shared.settings import Settings
 pytestmark = pytest.mark.stack
 
 
-async def test_full_pipeline_bench_logs_and_analyses_every_message(stack: Settings, nlp_artifacts_dir: Path) -> None:
+async def test_full_pipeline_bench_logs_and_analyses_every_message(
+    stack: Settings, nlp_artifacts_dir: Path, escalation_model_dir: Path
+) -> None:
     # Its own Tansu (so its workers do not share consumer groups with the suite's), the suite's databases.
     settings = Settings(
         DATABASE_URL=stack.database_url,
         REDIS_URL=stack.redis_url,
         TEPPAN_DATA_DIR=stack.data_dir,
         TEPPAN_NLP_ARTIFACTS_DIR=nlp_artifacts_dir,
+        TEPPAN_ESCALATION_MODEL_DIR=escalation_model_dir,
     )
     result = await run_pipeline_benchmark(settings, messages=60, rate=None, verbose=False, baseline_messages=20, full=True)
     assert result["messages"] == 60

@@ -43,8 +43,17 @@ def pid_of(stack: Stack) -> int:
     return stack.process.pid
 
 
-async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path, nlp_artifacts_dir: Path) -> None:
-    up = Stack(tmp_path, up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir)))
+async def test_up_serves_other_programs_and_stops_cleanly(
+    tmp_path: Path, nlp_artifacts_dir: Path, escalation_model_dir: Path
+) -> None:
+    up = Stack(
+        tmp_path,
+        up_environment(
+            tmp_path,
+            TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
+            TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
+        ),
+    )
     stack_env = tmp_path / "stack.env"
     descendants: list[psutil.Process] = []
     try:
@@ -103,9 +112,18 @@ async def test_up_serves_other_programs_and_stops_cleanly(tmp_path: Path, nlp_ar
     assert not survivors, f"orphans left behind: {[p.cmdline() for p in survivors]}"
 
 
-async def test_up_restarts_every_worker_kind_killed_with_sigkill(tmp_path: Path, nlp_artifacts_dir: Path) -> None:
+async def test_up_restarts_every_worker_kind_killed_with_sigkill(
+    tmp_path: Path, nlp_artifacts_dir: Path, escalation_model_dir: Path
+) -> None:
     """Each kind is killed; each comes back within seconds, and the stack keeps working."""
-    up = Stack(tmp_path, up_environment(tmp_path, TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir)))
+    up = Stack(
+        tmp_path,
+        up_environment(
+            tmp_path,
+            TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
+            TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
+        ),
+    )
     try:
         await up.start()
         urls = up.urls

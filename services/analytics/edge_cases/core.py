@@ -64,6 +64,7 @@ class MessageFacts:
     frustrated: the NLP's frustration verdict, if known.
     intent: the NLP's intent, if known.
     corrections: corrections so far in the conversation, this message included.
+    model_unsure: the slow path's model also answered below its own threshold, so a human should look.
     """
 
     role: str
@@ -73,6 +74,7 @@ class MessageFacts:
     frustrated: bool | None = None
     intent: str | None = None
     corrections: int = 0
+    model_unsure: bool = False
 
 
 def edge_case_reasons(
@@ -86,7 +88,7 @@ def edge_case_reasons(
     if facts.role != "customer":
         return []
     found: set[str] = set()
-    if facts.confidence is not None and facts.confidence < thresholds.min_confidence:
+    if (facts.confidence is not None and facts.confidence < thresholds.min_confidence) or facts.model_unsure:
         found.add(LOW_CONFIDENCE)
     expects_entities = facts.intent is None or facts.intent in thresholds.entity_bearing_intents
     if facts.entities is not None and len(facts.entities) == 0 and expects_entities:
@@ -178,6 +180,8 @@ def flag_rows(event: Turn | MessageAnalysis, thresholds: EdgeCaseThresholds) -> 
             sentiment=event.sentiment,
             frustrated=event.frustrated,
             intent=event.intent,
+            # On an ML analysis, `escalate` means the escalation model was unsure too: a turn for a human.
+            model_unsure=event.path == "ml" and event.escalate,
         )
         message_id = event.message_event_id
     return [

@@ -16,7 +16,7 @@ from shared.settings import Settings, load_settings
 
 costs_app = typer.Typer(help="LLM cost against the price table and budgets.", no_args_is_help=True)
 experiments_app = typer.Typer(help="A/B experiment results.", no_args_is_help=True)
-ml_app = typer.Typer(help="Machine-learning readiness.", no_args_is_help=True)
+ml_app = typer.Typer(help="Machine learning: readiness and training.", no_args_is_help=True)
 report_app = typer.Typer(help="Periodic KPI reports.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the JSON document only.")]

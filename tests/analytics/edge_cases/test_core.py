@@ -139,6 +139,15 @@ def test_an_analysis_is_judged_on_confidence_entities_and_frustration_for_its_me
     assert flag_rows(analysis(message), EdgeCaseThresholds()) == []
 
 
+def test_an_ml_analysis_the_model_is_unsure_of_is_flagged_low_confidence_for_a_human() -> None:
+    message = turn(uuid.uuid4())
+    unsure = analysis(message, path="ml", escalate=True, confidence=0.75)
+    assert [f.reason for f in flag_rows(unsure, EdgeCaseThresholds())] == [LOW_CONFIDENCE]
+    # `escalate` on a fast analysis only sends the turn to the model; it is not a reason by itself.
+    assert flag_rows(analysis(message, path="fast", escalate=True, confidence=0.75), EdgeCaseThresholds()) == []
+    assert flag_rows(analysis(message, path="ml", escalate=False, confidence=0.75), EdgeCaseThresholds()) == []
+
+
 def test_batch_keeps_scrubbed_customer_inputs_every_analysis_and_each_flag_once() -> None:
     conversation = uuid.uuid4()
     asked = turn(conversation, 0, text="call me at 415-555-0123", context={"requested_slots": ["date"]})

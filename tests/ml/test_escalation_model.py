@@ -1,0 +1,154 @@
+"""The escalation model: a tiny version trains in seconds, is calibrated, exports ONNX int8, records its
+data, answers every head, and the worker's core turns its answer into an ML-path analysis."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis
+from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
+from services.ml.escalation.core import ml_analysis, ml_analysis_id
+from services.ml.escalation.model import EscalationModel, EscalationPrediction, is_built, read_meta
+from services.ml.escalation.training import training_rows
+
+GOLD = Path(__file__).resolve().parents[2] / "services" / "ml" / "gold" / "hand_written.jsonl"
+
+
+def test_the_tiny_model_is_built_with_its_lineage_temperatures_and_both_backends(
+    escalation_model_dir: Path,
+) -> None:
+    assert is_built(escalation_model_dir)
+    meta = read_meta(escalation_model_dir)
+    assert meta["model_version"].startswith("escalation-minilm-1+")
+    assert meta["data"]["domain_train"] and set(meta["data"]["public"]) >= {
+        "sgd_restaurants.jsonl",
+        "goemotions_tone.jsonl",
+    }
+    assert set(meta["temperatures"]) == {"tone", "intent", "sentiment"}
+    assert meta["cpu_backend"] in ("torch", "onnx-int8") and "cpu_backend_reason" in meta
+    assert set(meta["held_out"]) == {"torch", "onnx-int8"}
+    assert (escalation_model_dir / "model.int8.onnx").exists()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_each_backend_answers_every_head_with_probabilities(escalation_model_dir: Path, backend: str) -> None:
+    model = EscalationModel(escalation_model_dir, backend=backend, device="cpu", threads=1)
+    texts = ["can we book for 20 next saturday?", "", "🔥" * 500, "x" * 20_000]
+    answers = model.predict(texts)
+    assert len(answers) == len(texts) and model.backend == backend
+    for answer in answers:
+        assert answer.tone in TONES and answer.intent in INTENTS and answer.sentiment in SENTIMENTS
+        for probs in (answer.tone_probs, answer.intent_probs, answer.sentiment_probs):
+            assert abs(sum(probs.values()) - 1) < 0.01
+        assert 0 < answer.confidence <= 1
+    assert model.predict([]) == []
+
+
+@pytest.mark.parametrize(("backend", "tolerance"), [("torch", 1e-4), ("onnx-int8", 0.1)])
+def test_padding_changes_no_answer(escalation_model_dir: Path, backend: str, tolerance: float) -> None:
+    """A text's logits are the same alone and in a padded batch: the exported graph honours the mask.
+    (int8 dynamic quantisation scales activations per call, hence its small tolerance.)"""
+    model = EscalationModel(escalation_model_dir, backend=backend, device="cpu")
+    texts = ["hi", "can we book for 20 people next saturday at 6pm please, it's my mom's 70th", "ok"]
+    batch = model.logits(texts)
+    for index, text in enumerate(texts):
+        alone = model.logits([text])
+        for head in range(3):
+            assert abs(batch[head][index] - alone[head][0]).max() < tolerance
+
+
+def test_training_never_reads_the_hand_written_test_set() -> None:
+    gold_texts = {json.loads(line)["text"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line}
+    rows, _ = training_rows(public_data=True)
+    assert len(gold_texts) >= 300
+    # Only one- or two-word replies anyone writes ("yes", "Thanks.") may also occur in the public sets.
+    shared = gold_texts & {text for text, _, _ in rows}
+    assert all(len(text.split()) <= 2 for text in shared), shared
+
+
+def _request(**changes: object) -> EscalationRequest:
+    message_id = uuid.UUID("11111111-2222-3333-4444-555555555555")
+    conversation = uuid.UUID("66666666-7777-8888-9999-000000000000")
+    fast = MessageAnalysis(
+        conversation_id=conversation,
+        message_event_id=message_id,
+        turn_index=3,
+        tone="direct",
+        intent="other",
+        sentiment="neutral",
+        frustrated=True,
+        entities={"party_size": ExtractedEntity(surface="30 people", value=30, confidence=0.95)},
+        pii_detected=["phone"],
+        confidence=0.55,
+        escalate=True,
+        model_versions={"heads": "nlp-fast-3"},
+        suggested_upsells=["gyoza"],
+    )
+    values: dict[str, object] = {
+        "conversation_id": conversation,
+        "customer_id": 7,
+        "occurred_at": datetime(2026, 12, 2, 12, 0, tzinfo=UTC),
+        "message_event_id": message_id,
+        "turn_index": 3,
+        "text": "my mom's turning 70 and we were thinking something fun for 30 people",
+        "fast_confidence": 0.55,
+        "reason": "confidence below the escalation threshold",
+        "fast_analysis": fast,
+    }
+    return EscalationRequest(**{**values, **changes})  # type: ignore[arg-type]
+
+
+def _prediction(top: float) -> EscalationPrediction:
+    rest_tone = (1 - top) / (len(TONES) - 1)
+    rest_intent = (1 - top) / (len(INTENTS) - 1)
+    return EscalationPrediction(
+        tone="warm",
+        tone_probs={tone: top if tone == "warm" else rest_tone for tone in TONES},
+        intent="booking_inquiry",
+        intent_probs={intent: top if intent == "booking_inquiry" else rest_intent for intent in INTENTS},
+        sentiment="positive",
+        sentiment_probs={"positive": 0.8, "neutral": 0.15, "negative": 0.05},
+    )
+
+
+def test_the_ml_analysis_takes_the_models_labels_and_keeps_the_rules_slots() -> None:
+    request = _request()
+    analysis = ml_analysis(
+        request, _prediction(0.9), model_version="escalation-minilm-1+x", unsure_below=0.6, latency_ms=12.3456
+    )
+    assert analysis.path == "ml" and analysis.event_id == ml_analysis_id(request.message_event_id)
+    assert (analysis.tone, analysis.intent, analysis.sentiment) == ("warm", "booking_inquiry", "positive")
+    assert analysis.confidence == 0.9 and analysis.escalate is False
+    assert analysis.entities["party_size"].value == 30 and analysis.pii_detected == ["phone"]
+    assert analysis.frustrated is True and analysis.suggested_reply_tone == "apologetic"
+    assert analysis.suggested_upsells == ["gyoza"]
+    assert analysis.model_versions == {"heads": "nlp-fast-3", "escalation": "escalation-minilm-1+x"}
+    assert (analysis.message_event_id, analysis.turn_index, analysis.customer_id) == (
+        request.message_event_id,
+        3,
+        7,
+    )
+    # The same request always gives the same event: redelivery republishes it, consumers drop the repeat.
+    again = ml_analysis(
+        request, _prediction(0.9), model_version="escalation-minilm-1+x", unsure_below=0.6, latency_ms=1
+    )
+    assert again.event_id == analysis.event_id
+
+
+def test_a_model_that_is_unsure_too_marks_the_turn_for_a_human() -> None:
+    unsure = ml_analysis(_request(), _prediction(0.5), model_version="v", unsure_below=0.6, latency_ms=1)
+    assert unsure.escalate is True and unsure.confidence == 0.5
+
+
+def test_a_request_without_the_fast_analysis_still_gets_an_answer() -> None:
+    analysis = ml_analysis(
+        _request(fast_analysis=None), _prediction(0.9), model_version="v", unsure_below=0.6, latency_ms=1
+    )
+    assert (
+        analysis.entities == {} and analysis.frustrated is False and analysis.suggested_reply_tone == "warm"
+    )
