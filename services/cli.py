@@ -161,6 +161,14 @@ def bench_pipeline(
     full: Annotated[
         bool, typer.Option(help="Run every worker kind and wait for every customer turn's analysis too.")
     ] = False,
+    texts: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="JSONL whose `text` fields the messages cycle through (default: six fixed booking messages).",
+        ),
+    ] = None,
 ) -> None:
     """Produce N chat messages and wait until all are logged; reports throughput and latency.
 
@@ -178,9 +186,21 @@ def bench_pipeline(
             verbose=not as_json,
             baseline_messages=baseline_messages,
             full=full,
+            **({"texts": _texts_of(texts)} if texts else {}),
         )
     )
     typer.echo(json.dumps(result))
+
+
+def _texts_of(path: Path) -> list[str]:
+    texts = [
+        str(json.loads(line)["text"])
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    if not texts:
+        raise typer.BadParameter(f"{path} holds no `text` lines")
+    return texts
 
 
 @bench_app.command("http")
@@ -220,9 +240,13 @@ def bench_faults(
     messages: Annotated[int, typer.Option(help="Valid chat messages sent during each phase.")] = 2000,
     rate: Annotated[float, typer.Option(help="Valid messages per second during each phase.")] = 200.0,
     kill_rounds: Annotated[int, typer.Option(help="Times every worker kind is killed with SIGKILL.")] = 3,
-    db_cut_seconds: Annotated[float, typer.Option(help="Seconds of cutting every database connection.")] = 10.0,
+    db_cut_seconds: Annotated[
+        float, typer.Option(help="Seconds of cutting every database connection.")
+    ] = 10.0,
     redis_freeze_seconds: Annotated[float, typer.Option(help="Seconds Redis is frozen (SIGSTOP).")] = 20.0,
-    malformed: Annotated[int, typer.Option(help="Fuzzed malformed records, interleaved with valid ones.")] = 10_000,
+    malformed: Annotated[
+        int, typer.Option(help="Fuzzed malformed records, interleaved with valid ones.")
+    ] = 10_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
 ) -> None:
     """Break a running stack on purpose (kills, cut connections, frozen Redis, fuzz) and count what survived.
@@ -253,7 +277,10 @@ def bench_faults(
 def bench_escalation(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result line.")] = False,
     messages: Annotated[int, typer.Option(min=1, help="Messages fed through the dynamic batcher.")] = 2000,
-    batch_size: Annotated[int, typer.Option(min=1, help="The batcher's maximum batch size.")] = 64,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="The batcher's maximum batch size (default: the worker's setting)."),
+    ] = None,
     peer_messages: Annotated[
         int, typer.Option(min=0, help="Messages for the naive per-message MiniLM + LR peer (0 to skip).")
     ] = 200,
@@ -279,7 +306,7 @@ def bench_escalation(
     result = run_escalation_benchmark(
         model_dir,
         messages=messages,
-        batch_size=batch_size,
+        batch_size=batch_size or settings.escalation_max_batch_size,
         max_queue_delay_ms=settings.escalation_max_queue_delay_ms,
         peer_messages=peer_messages,
         threads=threads,

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     escalation_model_dir: Path | None = Field(default=None, alias="TEPPAN_ESCALATION_MODEL_DIR")
     # Below this the escalation model is unsure too, and the turn is flagged for a human (low_confidence).
     escalation_model_threshold: float = Field(default=0.6, gt=0, le=1, alias="TEPPAN_ESCALATION_MODEL_THRESHOLD")
-    escalation_max_batch_size: int = Field(default=64, ge=1, le=4096, alias="TEPPAN_ESCALATION_MAX_BATCH_SIZE")
+    # 16 was the fastest measured (`teppan bench escalation --batch-size 1..64`, docs/benchmarks.md).
+    escalation_max_batch_size: int = Field(default=16, ge=1, le=4096, alias="TEPPAN_ESCALATION_MAX_BATCH_SIZE")
     escalation_max_queue_delay_ms: float = Field(default=5.0, ge=0, le=10_000, alias="TEPPAN_ESCALATION_MAX_QUEUE_DELAY_MS")
     # One thread by default, so that on a 2-core machine the slow path cannot starve the fast path.
     escalation_threads: int = Field(default=1, ge=1, le=256, alias="TEPPAN_ESCALATION_THREADS")

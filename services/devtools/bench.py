@@ -5,6 +5,9 @@ Against a fresh embedded stack unless servers are configured. Latency is each ro
 The named baseline, run in the same process on the same database, is what a chat service would do
 without Teppan: one INSERT and one commit per message, awaited in turn.
 
+`texts` replaces the six fixed messages (every one of which the fast path is sure of) with others, such as
+the hand-written test set's, so that some turns take the slow path.
+
 With `full`, every worker kind `teppan up` runs is started (not only ingest and logger), and the run
 ends only when every customer turn's analysis row is logged too; latency to the analysis row is
 `message_analyses.logged_at` minus the message's `occurred_at`.
@@ -19,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from typing import Any
 import asyncpg
 
 from schemas import topics
+from schemas.workers import consumer_group
 from services.devtools.stack_status import StatusReader
 from services.devtools.supervisor import stack_worker_kinds
 from shared.db import create_pool, migrate_database
@@ -36,6 +41,7 @@ from shared.settings import Settings
 PIPELINE_KINDS = ("ingest", "logger")
 BASELINE_NAME = "naive per-message INSERT + commit"
 MESSAGES_PER_CONVERSATION = 10
+WARM_UP_CONVERSATIONS = 12
 TEXTS = (
     "Hey! I wanna book for 30 people",
     "Can we do next Saturday around 6pm?",
@@ -53,7 +59,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def chat_message(conversation_id: str, index: int) -> dict[str, Any]:
+def chat_message(conversation_id: str, index: int, texts: Sequence[str] = TEXTS) -> dict[str, Any]:
     role = "customer" if index % 2 == 0 else "ai"
     return {
         "event_id": str(uuid.uuid4()),
@@ -63,7 +69,7 @@ def chat_message(conversation_id: str, index: int) -> dict[str, Any]:
         "conversation_id": conversation_id,
         "customer_id": index,
         "role": role,
-        "text": TEXTS[index % len(TEXTS)],
+        "text": texts[index % len(texts)],
         "channel": "web",
         "source": "bench",
     }
@@ -84,7 +90,13 @@ async def _wait_logged(
     return int(logged)
 
 
-async def _produce(settings: Settings, conversation_ids: list[str], count: int, rate: float | None) -> float:
+async def _produce(
+    settings: Settings,
+    conversation_ids: list[str],
+    count: int,
+    rate: float | None,
+    texts: Sequence[str] = TEXTS,
+) -> float:
     producer = create_producer(settings)
     await producer.start()
     started = time.monotonic()
@@ -97,7 +109,7 @@ async def _produce(settings: Settings, conversation_ids: list[str], count: int, 
             conversation_id = conversation_ids[index // MESSAGES_PER_CONVERSATION]
             await producer.send(
                 topics.CHAT_MESSAGES,
-                json.dumps(chat_message(conversation_id, index)).encode(),
+                json.dumps(chat_message(conversation_id, index, texts)).encode(),
                 key=conversation_id.encode(),
             )
         await producer.flush()
@@ -133,18 +145,42 @@ async def _wait_analysed(pool: asyncpg.Pool, conversation_ids: list[str], wait_s
 
 async def _measure_analyses(pool: asyncpg.Pool, conversation_ids: list[str]) -> dict[str, Any]:
     rows = await pool.fetch(
-        "SELECT extract(epoch FROM a.logged_at - m.occurred_at) * 1000 AS latency_ms FROM messages m"
+        "SELECT extract(epoch FROM a.logged_at - m.occurred_at) * 1000 AS latency_ms, a.path FROM messages m"
         " JOIN message_analyses a ON a.message_event_id = m.event_id"
         " WHERE m.conversation_id = ANY($1::uuid[]) AND m.role = 'customer'",
         conversation_ids,
     )
     latencies = sorted(float(row["latency_ms"]) for row in rows)
+    # An ML analysis replaces the fast row (and its logged_at): these are the escalated turns' slow path.
+    ml_latencies = sorted(float(row["latency_ms"]) for row in rows if row["path"] == "ml")
+    quantiles = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
     return {
         "analyses": len(rows),
-        "latency_to_analysis_ms": {
-            name: round(percentile(latencies, q), 1) for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-        },
+        "latency_to_analysis_ms": {name: round(percentile(latencies, q), 1) for name, q in quantiles},
+        "ml_analyses": len(ml_latencies),
+        "latency_to_ml_analysis_ms": {name: round(percentile(ml_latencies, q), 1) for name, q in quantiles}
+        if ml_latencies
+        else None,
     }
+
+
+async def _wait_caught_up(
+    settings: Settings, pool: asyncpg.Pool, topic_of_kind: dict[str, str], wait_seconds: float
+) -> None:
+    """Wait until each kind's group has committed everything on its topic, every partition included."""
+    reader = StatusReader(settings, pool)
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while time.monotonic() < deadline:
+            lags = [
+                await reader.group_lag(consumer_group(kind), await reader.end_offsets((topic,)), strict=True)
+                for kind, topic in topic_of_kind.items()
+            ]
+            if not any(lags):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await reader.close()
 
 
 async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
@@ -201,6 +237,7 @@ async def run_pipeline_benchmark(
     verbose: bool,
     baseline_messages: int = 5000,
     full: bool = False,
+    texts: Sequence[str] = TEXTS,
 ) -> dict[str, Any]:
     def say(text: str) -> None:
         if verbose:
@@ -235,18 +272,29 @@ async def run_pipeline_benchmark(
             processes = await _start_workers(env, kinds)
             try:
                 # Warm-up: group joins and first connections are start-up cost, not throughput.
-                warm_ids = [str(uuid.uuid4())]
-                await _produce(running, warm_ids, MESSAGES_PER_CONVERSATION, None)
-                if (
-                    await _wait_logged(pool, warm_ids, MESSAGES_PER_CONVERSATION, 300)
-                    < MESSAGES_PER_CONVERSATION
-                ) or (full and await _wait_analysed(pool, warm_ids, 300)):
+                # With the slow path, several conversations, so that its group has joined and answered on the
+                # partitions before the clock starts (its first answers would otherwise wait for the join).
+                warm_ids = [
+                    str(uuid.uuid4()) for _ in range(WARM_UP_CONVERSATIONS if "escalation" in kinds else 1)
+                ]
+                warm_messages = MESSAGES_PER_CONVERSATION * len(warm_ids)
+                await _produce(running, warm_ids, warm_messages, None, texts)
+                if (await _wait_logged(pool, warm_ids, warm_messages, 300) < warm_messages) or (
+                    full and await _wait_analysed(pool, warm_ids, 300)
+                ):
                     raise RuntimeError("the pipeline did not log the warm-up messages within 300 s")
+                if "escalation" in kinds:
+                    await _wait_caught_up(
+                        running,
+                        pool,
+                        {"escalation": topics.ML_ESCALATIONS, "logger": topics.NLP_ANALYSES},
+                        300,
+                    )
                 say("warm-up logged; producing")
                 conversation_ids = [
                     str(uuid.uuid4()) for _ in range(-(-messages // MESSAGES_PER_CONVERSATION))
                 ]
-                sent_at = await _produce(running, conversation_ids, messages, rate)
+                sent_at = await _produce(running, conversation_ids, messages, rate, texts)
                 produce_seconds = time.monotonic() - sent_at
                 say(f"produced {messages} in {produce_seconds:.1f}s; waiting for the logger")
                 timeout = 60 + messages / 200
@@ -254,6 +302,15 @@ async def run_pipeline_benchmark(
                 if full:
                     await _wait_analysed(pool, conversation_ids, timeout)
                 result = await _measure(pool, conversation_ids, messages)
+                if full and "escalation" in kinds:
+                    # The slow path answers after the fast one: wait until it and the logger behind it have
+                    # read everything, by their consumer groups' lag, not by a quiet period.
+                    await _wait_caught_up(
+                        running,
+                        pool,
+                        {"escalation": topics.ML_ESCALATIONS, "logger": topics.NLP_ANALYSES},
+                        timeout,
+                    )
                 if full:
                     # Throughput counts until the last analysis row too: the slowest stage sets the pace.
                     result.update(await _measure_analyses(pool, conversation_ids))

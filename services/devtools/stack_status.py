@@ -96,11 +96,13 @@ class StatusReader:
             consumer.seek(tp, end - 1)
         await consumer.getmany(timeout_ms=500, max_records=len(non_empty) * 1000)
         return {
-            tp: max(end, (consumer.highwater(tp) or 0) if tp in non_empty else 0) for tp, end in reported.items()
+            tp: max(end, (consumer.highwater(tp) or 0) if tp in non_empty else 0)
+            for tp, end in reported.items()
         }
 
-    async def group_lag(self, group: str, ends: dict[TopicPartition, int]) -> int:
-        """Records not yet committed by `group`, over the partitions it has committed on.
+    async def group_lag(self, group: str, ends: dict[TopicPartition, int], *, strict: bool = False) -> int:
+        """Records not yet committed by `group`, over the partitions it has committed on (with `strict`,
+        over every partition in `ends`: one it never committed on lags by all its records).
 
         A group-bound consumer that never subscribes reads committed offsets without joining the group;
         aiokafka's admin OffsetFetch uses a protocol version Tansu answers in a form aiokafka cannot parse.
@@ -117,6 +119,8 @@ class StatusReader:
             committed = await probe.committed(partition)
             if committed is not None:
                 lag += max(0, end - committed)
+            elif strict:
+                lag += end
         return lag
 
     async def read(self) -> StackStatus:
