@@ -11,11 +11,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from schemas import topics
 from shared.embedded import EmbeddedServers
 from shared.settings import Settings
+from tests.stack.analytics_helpers import read_topic
 from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, produce_raw, wait_for
 
 pytestmark = pytest.mark.stack
@@ -56,7 +56,9 @@ async def ml_rows(db: asyncpg.Pool, message_ids: list[str]) -> list[asyncpg.Reco
     )
 
 
-async def wait_for_ml_rows(db: asyncpg.Pool, message_ids: list[str], timeout_s: float = 120) -> list[asyncpg.Record]:
+async def wait_for_ml_rows(
+    db: asyncpg.Pool, message_ids: list[str], timeout_s: float = 120
+) -> list[asyncpg.Record]:
     async def all_there() -> list[asyncpg.Record] | None:
         rows = await ml_rows(db, message_ids)
         return rows if len(rows) == len(message_ids) else None
@@ -66,39 +68,14 @@ async def wait_for_ml_rows(db: asyncpg.Pool, message_ids: list[str], timeout_s: 
     return list(rows)
 
 
-async def escalation_records(settings: Settings, message_ids: set[str]) -> list[Any]:
-    """The escalation requests the nlp worker published for these messages, as raw records."""
-    consumer = AIOKafkaConsumer(
-        topics.ML_ESCALATIONS,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"test-{uuid.uuid4()}",
-    )
-    await consumer.start()
-    found: dict[str, Any] = {}
-    try:
-
-        async def collect() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    message_id = json.loads(record.value)["message_event_id"]
-                    if message_id in message_ids:
-                        found[message_id] = record
-            return set(found) >= message_ids
-
-        assert await wait_for(collect, timeout_s=60)
-    finally:
-        await consumer.stop()
-    return list(found.values())
-
-
 async def test_escalated_turns_get_an_ml_analysis_in_the_tables_and_the_log(
     stack: Settings, db: asyncpg.Pool, slow_path: WorkerProcesses
 ) -> None:
     conversation = str(uuid.uuid4())
     turns = [
-        chat_message(conversation, 0, text="my mom's turning 70 and we were thinking something fun for 30 people"),
+        chat_message(
+            conversation, 0, text="my mom's turning 70 and we were thinking something fun for 30 people"
+        ),
         chat_message(conversation, 1, text="Sure! What date?"),
         chat_message(conversation, 2, text="prob the 14th?? not sure yet lol"),
     ]
@@ -107,7 +84,9 @@ async def test_escalated_turns_get_an_ml_analysis_in_the_tables_and_the_log(
     rows = {str(row["message_event_id"]): row for row in await wait_for_ml_rows(db, customer_ids)}
 
     async def logged() -> dict[str, Any] | None:
-        raw = await db.fetchval("SELECT conversation_data FROM conversation_logs WHERE id = $1", uuid.UUID(conversation))
+        raw = await db.fetchval(
+            "SELECT conversation_data FROM conversation_logs WHERE id = $1", uuid.UUID(conversation)
+        )
         data = json.loads(raw) if raw else None
         if data and len(data["messages"]) == 3 and data["messages"][2].get("detected_intent") is not None:
             first = data["messages"][0]
@@ -124,16 +103,29 @@ async def test_escalated_turns_get_an_ml_analysis_in_the_tables_and_the_log(
     assert first["entities_extracted"]["party_size"]["value"] == 30
 
 
-async def test_a_redelivered_request_adds_nothing(stack: Settings, db: asyncpg.Pool, slow_path: WorkerProcesses) -> None:
+async def test_a_redelivered_request_adds_nothing(
+    stack: Settings, db: asyncpg.Pool, slow_path: WorkerProcesses
+) -> None:
     conversation = str(uuid.uuid4())
     turn = chat_message(conversation, 0, text="can u guys do halal chicken for like twenty ppl")
     await produce_events(stack, topics.CHAT_MESSAGES, [turn])
     [before] = await wait_for_ml_rows(db, [turn["event_id"]])
-    [request] = await escalation_records(stack, {turn["event_id"]})
+    # Its ML analysis is logged, so the request it answered is on the topic, below the high watermark.
+    [(request_key, request_value)] = await read_topic(
+        stack, topics.ML_ESCALATIONS, lambda event: event.get("message_event_id") == turn["event_id"]
+    )
     # The same request again, then a fresh one behind it on the same partition (same conversation key):
     # once the fresh one is analysed, so was the repeat.
-    marker = {**json.loads(request.value), "event_id": str(uuid.uuid4()), "message_event_id": str(uuid.uuid4())}
-    await produce_raw(stack, topics.ML_ESCALATIONS, [(request.key, request.value), (request.key, json.dumps(marker).encode())])
+    marker = {
+        **json.loads(request_value),
+        "event_id": str(uuid.uuid4()),
+        "message_event_id": str(uuid.uuid4()),
+    }
+    await produce_raw(
+        stack,
+        topics.ML_ESCALATIONS,
+        [(request_key, request_value), (request_key, json.dumps(marker).encode())],
+    )
     await wait_for_ml_rows(db, [marker["message_event_id"]])
     [after] = await ml_rows(db, [turn["event_id"]])
     assert after["logged_at"] == before["logged_at"], "the repeat rewrote the ML analysis"
@@ -147,7 +139,9 @@ async def test_a_killed_escalation_worker_loses_nothing(
     stack: Settings, db: asyncpg.Pool, slow_path: WorkerProcesses
 ) -> None:
     turns = [
-        chat_message(str(uuid.uuid4()), 0, text=f"hey could we maybe do {n % 30 + 5} ppl sometime next month?")
+        chat_message(
+            str(uuid.uuid4()), 0, text=f"hey could we maybe do {n % 30 + 5} ppl sometime next month?"
+        )
         for n in range(300)
     ]
     await produce_events(stack, topics.CHAT_MESSAGES, turns)

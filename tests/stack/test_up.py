@@ -38,6 +38,17 @@ def up_environment(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def every_kind_environment(
+    data_dir: Path, nlp_artifacts_dir: Path, escalation_model_dir: Path
+) -> dict[str, str]:
+    """With both models built, so that `teppan up` starts every worker kind, the escalation worker included."""
+    return up_environment(
+        data_dir,
+        TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
+        TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
+    )
+
+
 def pid_of(stack: Stack) -> int:
     assert stack.process is not None
     return stack.process.pid
@@ -46,14 +57,7 @@ def pid_of(stack: Stack) -> int:
 async def test_up_serves_other_programs_and_stops_cleanly(
     tmp_path: Path, nlp_artifacts_dir: Path, escalation_model_dir: Path
 ) -> None:
-    up = Stack(
-        tmp_path,
-        up_environment(
-            tmp_path,
-            TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
-            TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
-        ),
-    )
+    up = Stack(tmp_path, every_kind_environment(tmp_path, nlp_artifacts_dir, escalation_model_dir))
     stack_env = tmp_path / "stack.env"
     descendants: list[psutil.Process] = []
     try:
@@ -116,14 +120,7 @@ async def test_up_restarts_every_worker_kind_killed_with_sigkill(
     tmp_path: Path, nlp_artifacts_dir: Path, escalation_model_dir: Path
 ) -> None:
     """Each kind is killed; each comes back within seconds, and the stack keeps working."""
-    up = Stack(
-        tmp_path,
-        up_environment(
-            tmp_path,
-            TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
-            TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
-        ),
-    )
+    up = Stack(tmp_path, every_kind_environment(tmp_path, nlp_artifacts_dir, escalation_model_dir))
     try:
         await up.start()
         urls = up.urls
@@ -143,11 +140,15 @@ async def test_up_restarts_every_worker_kind_killed_with_sigkill(
 
             assert await wait_for(replaced, timeout_s=15), f"{kind} was not restarted"
             assert time.monotonic() - started < 10
-            assert up.process is not None and up.process.returncode is None, f"teppan up died when {kind} was killed"
+            assert up.process is not None and up.process.returncode is None, (
+                f"teppan up died when {kind} was killed"
+            )
 
         # Still a working pipeline after every kind was killed.
         settings = Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"])
-        events = await produce_chat_messages(settings, [str(uuid.uuid4()) for _ in range(5)], per_conversation=4)
+        events = await produce_chat_messages(
+            settings, [str(uuid.uuid4()) for _ in range(5)], per_conversation=4
+        )
         pool = await asyncpg.create_pool(urls["DATABASE_URL"], min_size=1, max_size=2)
         assert pool is not None
         try:
@@ -171,7 +172,9 @@ async def test_up_after_an_unclean_stop_starts_fresh_and_turn_numbers_continue(
         await up.start()
         urls = up.urls
         first = [chat_message(conversation, index) for index in range(3)]
-        await produce_events(Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"]), "chat.messages.v1", first)
+        await produce_events(
+            Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"]), "chat.messages.v1", first
+        )
         pool = await asyncpg.create_pool(urls["DATABASE_URL"], min_size=1, max_size=1)
         assert pool is not None
         try:
