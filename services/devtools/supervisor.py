@@ -243,9 +243,9 @@ def stack_worker_kinds(settings: Settings) -> tuple[str, ...]:
 
 
 ESCALATION_MODEL_MISSING = (
-    "No escalation model in {path}: the slow path is not running, and escalated turns wait on"
-    " ml.escalations.v1. Build it with `teppan ml train escalation` (up to 15 minutes on 2 cores), then"
-    " restart `teppan up`; the worker reads every waiting turn."
+    "No escalation model in {path}: the slow path is not running. Build it with `teppan ml train escalation`"
+    " (up to 15 minutes on 2 cores), then restart `teppan up`. Escalated turns wait on ml.escalations.v1 for"
+    " the worker on a real Kafka; the embedded broker forgets them when `teppan up` stops."
 )
 
 
