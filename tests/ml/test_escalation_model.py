@@ -4,11 +4,14 @@ data, answers every head, and the worker's core turns its answer into an ML-path
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis
 from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
@@ -152,3 +155,39 @@ def test_a_request_without_the_fast_analysis_still_gets_an_answer() -> None:
     assert (
         analysis.entities == {} and analysis.frustrated is False and analysis.suggested_reply_tone == "warm"
     )
+
+
+@pytest.fixture(scope="module")
+def served_models(escalation_model_dir: Path) -> dict[str, EscalationModel]:
+    return {
+        backend: EscalationModel(escalation_model_dir, backend=backend, device="cpu", threads=1)
+        for backend in ("torch", "onnx-int8")
+    }
+
+
+# Built from a character list: hypothesis's text() never yields a lone surrogate, and those arrive in valid JSON.
+ANY_TEXT = st.lists(
+    st.one_of(st.characters(), st.sampled_from(["\ud800", "\udfff", "\x00", "\u200b"])), max_size=300
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(ANY_TEXT, min_size=1, max_size=4))
+def test_the_model_answers_any_text_and_in_bounded_time(
+    served_models: dict[str, EscalationModel], texts: list[str]
+) -> None:
+    """Customer text is arbitrary (lone surrogates arrive in valid JSON): no text may make a batch raise."""
+    for model in served_models.values():
+        started = time.perf_counter()
+        answers = model.predict(texts)
+        assert len(answers) == len(texts)
+        assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("text", ["a\ud800b", "\udfff", "\x00\x01\x02", "\u200b" * 5000, "é" * 20_000])
+def test_texts_the_tokenizer_cannot_encode_as_given_still_get_an_answer(
+    served_models: dict[str, EscalationModel], text: str
+) -> None:
+    for model in served_models.values():
+        [answer] = model.predict([text])
+        assert answer.intent in INTENTS

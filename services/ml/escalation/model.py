@@ -74,6 +74,16 @@ def build_network(config_dir: Path, *, layers: int | None = None, pretrained: bo
     return MultiHeadEncoder()
 
 
+def encodable(text: str) -> str:
+    """`text` as the tokenizer can take it: a lone surrogate (valid in a JSON string, not in UTF-8) would make
+    it raise, so each becomes "?". Everything else passes unchanged."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 @dataclass(frozen=True)
 class EscalationPrediction:
     """The model's answer for one text: each head's label and calibrated probabilities."""
@@ -200,7 +210,11 @@ class EscalationModel:
         if not texts:
             return [np.zeros((0, len(labels))) for labels in HEADS.values()]
         encoded = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
+            [encodable(text) for text in texts],
+            padding=True,
+            truncation=True,
+            max_length=MAX_TOKENS,
+            return_tensors="np",
         )
         ids = encoded["input_ids"].astype(np.int64)
         mask = encoded["attention_mask"].astype(np.int64)
