@@ -11,7 +11,7 @@ import typer
 
 from schemas.workers import WORKER_KINDS
 from services.analytics.reports.cli import costs_app, experiments_app, ml_app, report_app
-from services.ml_cli import ml_train_app
+from services.ml_cli import ml_train_app, require_escalation_model
 from services.nlp_cli import bench as nlp_bench
 from services.nlp_cli import nlp_app
 from services.operations.cli import db_backup, db_restore, privacy_app, retention_app
@@ -72,16 +72,7 @@ def worker(kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(WORKER_
 
         ensure_built(settings.nlp_artifacts_path)
     if kind == "escalation":
-        from services.ml.escalation.model import is_built
-
-        # Fine-tuning takes minutes, so it is an explicit step, never a side effect of starting a worker.
-        if not is_built(settings.escalation_model_path):
-            typer.echo(
-                f"no escalation model in {settings.escalation_model_path}: build it with "
-                "`teppan ml train escalation` (or set TEPPAN_ESCALATION_MODEL_DIR)",
-                err=True,
-            )
-            raise typer.Exit(2)
+        require_escalation_model(settings.escalation_model_path)
     asyncio.run(run_worker(kind, settings))
 
 
@@ -293,15 +284,9 @@ def bench_escalation(
 ) -> None:
     """The escalation model behind its dynamic batcher (many concurrent requests), one at a time, and the peer."""
     from services.devtools.escalation_bench import run_escalation_benchmark, summary_lines
-    from services.ml.escalation.model import is_built
 
     settings = load_settings()
-    model_dir = model or settings.escalation_model_path
-    if not is_built(model_dir):
-        typer.echo(
-            f"no escalation model in {model_dir}: build it with `teppan ml train escalation` first", err=True
-        )
-        raise typer.Exit(2)
+    model_dir = require_escalation_model(model or settings.escalation_model_path)
     configure_logging("WARNING")
     result = run_escalation_benchmark(
         model_dir,

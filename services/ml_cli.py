@@ -11,6 +11,24 @@ import typer
 
 from shared.settings import load_settings
 
+
+def require_escalation_model(directory: Path) -> Path:
+    """`directory` if it holds a built escalation model; otherwise says how to build one and exits with 2.
+
+    Fine-tuning takes minutes, so it is an explicit step, never a side effect of a command that needs it.
+    """
+    from services.ml.escalation.model import is_built
+
+    if not is_built(directory):
+        typer.echo(
+            f"no escalation model in {directory}: build it with `teppan ml train escalation`"
+            " (or point TEPPAN_ESCALATION_MODEL_DIR at one)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return directory
+
+
 ml_train_app = typer.Typer(help="Train a model into $TEPPAN_DATA_DIR/models/<name>.", no_args_is_help=True)
 
 

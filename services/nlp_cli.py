@@ -90,16 +90,11 @@ class HybridAnalyser:
 
 
 def load_escalation_model(model_dir: Path | None) -> Any:
-    from services.ml.escalation.model import EscalationModel, is_built
+    from services.ml.escalation.model import EscalationModel
+    from services.ml_cli import require_escalation_model
     from shared.settings import load_settings
 
-    directory = model_dir or load_settings().escalation_model_path
-    if not is_built(directory):
-        typer.echo(
-            f"no escalation model in {directory}: build it with `teppan ml train escalation`", err=True
-        )
-        raise typer.Exit(2)
-    return EscalationModel(directory)
+    return EscalationModel(require_escalation_model(model_dir or load_settings().escalation_model_path))
 
 
 def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:

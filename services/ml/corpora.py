@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -23,6 +24,11 @@ def datasets_dir() -> Path | None:
         if (c / "sgd_restaurants.jsonl").exists():
             return c
     return None
+
+
+def file_digest(path: Path) -> str:
+    """The first 12 hex digits of a data file's sha256: how artefacts record exactly what they learnt from."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

@@ -7,7 +7,6 @@ The NLP worker only loads what this writes; the app layer (`teppan nlp ...`, `te
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import shutil
@@ -52,7 +51,10 @@ Progress = Callable[[str, float], None]
 def public_sets_found() -> dict[str, str | None]:
     """Each public set's name with its digest, or None where it is not on this machine."""
     d = corpora.datasets_dir()
-    return {name: _digest(d / name) if d is not None and (d / name).exists() else None for name in PUBLIC_SETS}
+    return {
+        name: corpora.file_digest(d / name) if d is not None and (d / name).exists() else None
+        for name in PUBLIC_SETS
+    }
 
 
 def _public_rows(name: str) -> list[dict[str, Any]]:
@@ -94,10 +96,6 @@ def _training_sets(public_data: bool) -> dict[str, list[tuple[str, str, float]]]
                 sets["sentiment"].append((r["text"], s, 0.5))
             sets["frustrated"].append((r["text"], "yes" if r["tone"] == "frustrated" else "no", 0.5))
     return sets
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def train(
@@ -177,14 +175,14 @@ def train(
         "artefact_version": ARTEFACT_VERSION,
         "model_versions": {
             "static_embedding": "model2vec-minilm-l6-256",
-            "heads": f"{ARTEFACT_VERSION}+{_digest(corpora.DOMAIN_TRAIN)}{'+public' if used_public else ''}",
+            "heads": f"{ARTEFACT_VERSION}+{corpora.file_digest(corpora.DOMAIN_TRAIN)}{'+public' if used_public else ''}",
             "rules": "rules-2",
         },
         "heads": [{"name": h.name, "labels": h.labels, "temperature": h.temperature} for h in heads],
         "training_rows": counts,
         "vocab_size": len(vocab),
         "public_data": used_public,
-        "data": {"domain_train": _digest(corpora.DOMAIN_TRAIN), "public": public},
+        "data": {"domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN), "public": public},
         "seconds": {"distill": round(t_distill, 1), "total": round(time.perf_counter() - t0, 1)},
     }
     save_heads(artifact_dir, heads, vocab, meta)

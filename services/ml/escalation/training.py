@@ -11,7 +11,6 @@ it fits in 15 minutes on a 2-core machine; tests pass `layers=1` and a few hundr
 
 from __future__ import annotations
 
-import hashlib
 import random
 import shutil
 import time
@@ -53,13 +52,9 @@ PACE_STEPS = 20
 Row = tuple[str, dict[str, str | None], float]
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
 def training_rows(*, public_data: bool = True, seed: int = 5) -> tuple[list[Row], dict[str, Any]]:
     """(text, labels per head, weight) rows and the lineage: which files, with their digests."""
-    lineage: dict[str, Any] = {"domain_train": _digest(corpora.DOMAIN_TRAIN), "public": {}}
+    lineage: dict[str, Any] = {"domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN), "public": {}}
     rows: list[Row] = []
     for r in corpora.read_jsonl(corpora.DOMAIN_TRAIN):
         extra = r.get("extra") or {}
@@ -71,7 +66,7 @@ def training_rows(*, public_data: bool = True, seed: int = 5) -> tuple[list[Row]
         public_intent: list[dict[str, Any]] = []
         for name in PUBLIC_INTENT_SETS:
             path = directory / name
-            lineage["public"][name] = _digest(path) if path.exists() else None
+            lineage["public"][name] = corpora.file_digest(path) if path.exists() else None
             if path.exists():
                 public_intent += [r for r in corpora.read_jsonl(path) if intent_mix.usable(r)]
         for r in intent_mix.cap(public_intent):
@@ -81,7 +76,7 @@ def training_rows(*, public_data: bool = True, seed: int = 5) -> tuple[list[Row]
             )
             rows.append((r["text"], {"tone": None, "intent": r["intent"], "sentiment": None}, weight))
         path = directory / GOEMOTIONS
-        lineage["public"][GOEMOTIONS] = _digest(path) if path.exists() else None
+        lineage["public"][GOEMOTIONS] = corpora.file_digest(path) if path.exists() else None
         if path.exists():
             goemotions = list(corpora.read_jsonl(path))
             random.Random(seed).shuffle(goemotions)

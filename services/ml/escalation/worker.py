@@ -100,8 +100,8 @@ def load_model(settings: Settings) -> EscalationModel:
 
 @contextlib.asynccontextmanager
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
-    # This room's worker never trains: `teppan ml train escalation` (or `teppan up`) builds the model first,
-    # and without it loading fails with a message that says so.
+    # This room's worker never trains: `teppan ml train escalation` builds the model first, and the app
+    # layer (`teppan worker escalation`) refuses to start, saying so, without it.
     model = await asyncio.to_thread(load_model, settings)
     log.info(
         "escalation model %s loaded on %s (%s, %d thread(s))",
