@@ -19,11 +19,19 @@ import yaml
 DEFAULT_EXPERIMENTS_FILE = Path(__file__).parent / "config" / "experiments.yaml"
 UNITS = ("customer_id", "conversation_id")
 CONTROL = "control"
+# A unit converts when it books within this many days of its first exposure. Seven days is the default
+# conversion window of GrowthBook and most experimentation tools: long enough for a customer who comes
+# back to finish a booking, short enough that later, unrelated bookings are not credited to the variant.
+DEFAULT_ATTRIBUTION_DAYS = 7.0
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment. `end` is exclusive; `variants` keeps the file's order and raw weights."""
+    """One experiment. `end` is exclusive; `variants` keeps the file's order and raw weights.
+
+    `attribution_days`: a unit's booking counts as its conversion when it happens within this many days
+    of the unit's first exposure (its first turn stamped with the experiment).
+    """
 
     name: str
     unit: str
@@ -31,6 +39,7 @@ class Experiment:
     start: datetime
     end: datetime | None = None
     control: str = CONTROL
+    attribution_days: float = DEFAULT_ATTRIBUTION_DAYS
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -41,6 +50,8 @@ class Experiment:
             raise ValueError(f"experiment {self.name}: weights must be positive")
         if self.control not in dict(self.variants):
             raise ValueError(f"experiment {self.name}: control {self.control!r} is not a variant")
+        if not (self.attribution_days > 0 and math.isfinite(self.attribution_days)):
+            raise ValueError(f"experiment {self.name}: attribution_days must be a positive number of days")
 
     @property
     def weights(self) -> dict[str, float]:
@@ -121,6 +132,7 @@ def parse_experiments(data: Mapping[str, Any]) -> list[Experiment]:
                 start=_moment(entry["start"], end=False),
                 end=_moment(entry["end"], end=True) if entry.get("end") is not None else None,
                 control=str(entry.get("control") or (CONTROL if CONTROL in names else names[0])),
+                attribution_days=float(entry.get("attribution_days", DEFAULT_ATTRIBUTION_DAYS)),
             )
         )
     seen = [experiment.name for experiment in experiments]

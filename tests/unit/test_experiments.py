@@ -46,8 +46,10 @@ def test_parse_windows_weights_and_control(tmp_path: Path) -> None:
         "    variants: {groq: 1, openai: 3}\n"
         "    start: 2026-11-01\n"
         "    end: 2026-11-30\n"
+        "    attribution_days: 3\n"
     )
     (exp,) = load_experiments(path)
+    assert exp.attribution_days == 3.0
     assert exp.weights == {"groq": 0.25, "openai": 0.75}
     assert exp.control == "groq"  # no variant named control: the first listed
     assert exp.is_active(datetime(2026, 11, 30, 23, 59, tzinfo=UTC))  # a date end includes the day
@@ -62,6 +64,8 @@ def test_parse_windows_weights_and_control(tmp_path: Path) -> None:
         {"name": "x", "variants": {"a": 1}, "start": "2026-11-01"},
         {"name": "x", "variants": {"a": 1, "b": 0}, "start": "2026-11-01"},
         {"name": "x", "variants": {"a": 1, "b": 1}, "control": "c", "start": "2026-11-01"},
+        {"name": "x", "variants": {"a": 1, "b": 1}, "start": "2026-11-01", "attribution_days": 0},
+        {"name": "x", "variants": {"a": 1, "b": 1}, "start": "2026-11-01", "attribution_days": "nan"},
     ],
 )
 def test_invalid_definitions_are_rejected(entry: dict[str, object]) -> None:

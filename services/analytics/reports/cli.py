@@ -90,9 +90,20 @@ def costs_report(
 @experiments_app.command("report")
 def experiments_report(
     name: Annotated[str, typer.Argument(help="The experiment's name in TEPPAN_EXPERIMENTS_FILE.")],
+    attribution_days: Annotated[
+        float | None,
+        typer.Option(
+            "--attribution-days",
+            min=0.001,
+            help="Count a booking within this many days of the unit's first exposure"
+            " (default: the experiment's attribution_days, else 7).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Per variant: n, conversion, turns, upsells and CSAT; lifts with CIs, p-values and SRM."""
+    """Per exposed unit and variant: n, conversion, turns, upsells and CSAT; lifts with CIs, p-values and SRM."""
+    from dataclasses import replace
+
     from services.analytics.reports import queries
     from services.common.experiments import load_experiments
 
@@ -100,15 +111,22 @@ def experiments_report(
     definitions = {experiment.name: experiment for experiment in load_experiments(settings.experiments_file)}
     if name not in definitions:
         raise typer.BadParameter(f"unknown experiment {name!r}; known: {', '.join(definitions) or 'none'}")
+    definition = definitions[name]
+    if attribution_days is not None:
+        definition = replace(definition, attribution_days=attribution_days)
 
     async def run(connection: asyncpg.Connection, _: Settings) -> dict[str, Any]:
-        return await queries.experiment(connection, definitions[name])
+        return await queries.experiment(connection, definition)
 
     report = _query(run)
     if as_json:
         _print_json(report)
         return
-    typer.echo(f"Experiment {report['experiment']} (control: {report['control']})")
+    typer.echo(
+        f"Experiment {report['experiment']} (control: {report['control']}; n counts exposed"
+        f" {report['unit']} units; a booking within {report['attribution_window_days']:g} days of the first"
+        " exposure converts)"
+    )
     typer.echo(f"  {'variant':<16}{'n':>6}{'conv.':>7}{'rate':>8}{'turns':>8}{'upsell':>8}{'CSAT':>7}")
     for variant, v in report["variants"].items():
         typer.echo(

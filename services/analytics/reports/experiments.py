@@ -2,6 +2,11 @@
 
 Pure: the report command feeds per-conversation results to `experiment_report`, which returns the
 `teppan experiments report NAME --json` document. Definitions and assignment are services.common.experiments.
+
+Units are counted as GrowthBook and other experimentation tools count them: every unit exposed to the
+experiment (any turn stamped with it) is in n, whether or not its conversation ever sent an outcome, and
+it converts when it booked within the experiment's attribution window from its first exposure. Counting
+only conversations with an outcome would make a variant that drives customers away look better.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -115,10 +121,12 @@ def srm_check(counts: Mapping[str, int], weights: Mapping[str, float]) -> dict[s
 
 @dataclass(frozen=True)
 class ConversationResult:
-    """One finished conversation in an experiment: its unit, variant and outcome.
+    """One exposed conversation in an experiment: its unit, variant and outcome (booked False when none).
 
     rating: the survey rating (1-5) when the customer answered one.
     booking_value: the booking's total when it was booked.
+    started_at: the conversation's first turn; the unit's earliest one is its first exposure.
+    booked_at: when the booking outcome happened. A booking without both times counts as attributed.
     """
 
     unit_id: str
@@ -129,6 +137,8 @@ class ConversationResult:
     upsells_accepted: int = 0
     rating: int | None = None
     booking_value: float | None = None
+    started_at: datetime | None = None
+    booked_at: datetime | None = None
 
 
 @dataclass
@@ -146,7 +156,8 @@ class _VariantData:
 def experiment_report(experiment: Experiment, results: Iterable[ConversationResult]) -> dict[str, Any]:
     """The `teppan experiments report NAME --json` document.
 
-    Per variant: n distinct units, conversions (units with a booked conversation), their rate,
+    Per variant: n distinct exposed units, conversions (units that booked within the attribution window of
+    their first exposure), their rate,
     average turns per conversation, upsell acceptance (accepted / offered, over conversations)
     and CSAT (share of ratings >= 4; None without surveys). Rates with a zero denominator are 0.0.
     Per non-control variant, against control: absolute and relative lift of the conversion rate
@@ -155,13 +166,22 @@ def experiment_report(experiment: Experiment, results: Iterable[ConversationResu
     priors, exact), and Welch's t-test on turns per conversation and on booking value.
     Results whose variant the experiment does not define are ignored.
     """
+    results = list(results)
+    window = timedelta(days=experiment.attribution_days)
+    first_exposure: dict[str, datetime] = {}
+    for result in results:
+        if result.started_at is not None:
+            seen = first_exposure.get(result.unit_id)
+            first_exposure[result.unit_id] = (
+                result.started_at if seen is None else min(seen, result.started_at)
+            )
     data = {name: _VariantData(set(), set(), [], []) for name, _ in experiment.variants}
     for result in results:
         variant = data.get(result.variant)
         if variant is None:
             continue
         variant.units.add(result.unit_id)
-        if result.booked:
+        if result.booked and _attributed(result, first_exposure.get(result.unit_id), window):
             variant.converted.add(result.unit_id)
             if result.booking_value is not None:
                 variant.booking_values.append(result.booking_value)
@@ -188,10 +208,19 @@ def experiment_report(experiment: Experiment, results: Iterable[ConversationResu
     return {
         "experiment": experiment.name,
         "control": experiment.control,
+        "unit": experiment.unit,
+        "attribution_window_days": experiment.attribution_days,
         "variants": variants,
         "srm": srm_check({name: v["n"] for name, v in variants.items()}, experiment.weights),
         "comparisons": comparisons,
     }
+
+
+def _attributed(result: ConversationResult, first_exposure: datetime | None, window: timedelta) -> bool:
+    """Whether a booked result counts: booked within `window` of its unit's first exposure."""
+    if result.booked_at is None or first_exposure is None:
+        return True
+    return result.booked_at - first_exposure < window
 
 
 def _compare(variant: _VariantData, control: _VariantData) -> dict[str, Any]:

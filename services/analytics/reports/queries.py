@@ -107,6 +107,9 @@ async def costs(
     return report
 
 
+# Every conversation with a turn stamped with the experiment that started while it ran, whether or not it
+# ever sent an outcome (a customer who leaves sends none and must still count as exposed). Its latest outcome
+# and survey, when there are any; attribution to the unit's first exposure is the pure core's job.
 EXPERIMENT_SQL = """
 WITH assigned AS (
     SELECT m.conversation_id,
@@ -119,12 +122,14 @@ WITH assigned AS (
     GROUP BY m.conversation_id
     HAVING bool_or(m.experiments ? $1)
 )
-SELECT a.conversation_id, a.variant, a.customer_id, a.turns, o.booked, o.total_value,
-       jsonb_array_length(o.offered_upsells) AS offered, jsonb_array_length(o.accepted_upsells) AS accepted,
+SELECT a.conversation_id, a.variant, a.customer_id, a.turns, a.started_at,
+       coalesce(o.booked, false) AS booked, o.occurred_at AS outcome_at, o.total_value,
+       coalesce(jsonb_array_length(o.offered_upsells), 0) AS offered,
+       coalesce(jsonb_array_length(o.accepted_upsells), 0) AS accepted,
        s.rating
 FROM assigned a
-JOIN LATERAL (SELECT * FROM outcomes WHERE conversation_id = a.conversation_id
-              ORDER BY occurred_at DESC, event_id LIMIT 1) o ON true
+LEFT JOIN LATERAL (SELECT * FROM outcomes WHERE conversation_id = a.conversation_id
+                   ORDER BY occurred_at DESC, event_id LIMIT 1) o ON true
 LEFT JOIN LATERAL (SELECT rating FROM surveys WHERE conversation_id = a.conversation_id
                    ORDER BY occurred_at DESC, event_id LIMIT 1) s ON true
 WHERE a.started_at >= $2 AND a.started_at < $3
@@ -132,7 +137,7 @@ WHERE a.started_at >= $2 AND a.started_at < $3
 
 
 async def experiment_results(connection: Any, experiment: Experiment) -> list[ConversationResult]:
-    """The finished conversations (those with an outcome) that started while the experiment ran."""
+    """Every exposed conversation that started while the experiment ran, with its outcome when it has one."""
     rows = await connection.fetch(
         EXPERIMENT_SQL, experiment.name, experiment.start, experiment.end or EVER[1]
     )
@@ -148,6 +153,8 @@ async def experiment_results(connection: Any, experiment: Experiment) -> list[Co
             upsells_accepted=int(row["accepted"]),
             rating=row["rating"],
             booking_value=None if row["total_value"] is None else float(row["total_value"]),
+            started_at=row["started_at"],
+            booked_at=row["outcome_at"] if row["booked"] else None,
         )
         for row in rows
     ]

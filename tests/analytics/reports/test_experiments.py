@@ -1,7 +1,8 @@
 """Every experiment report statistic checked against scipy (definitions and assignment: tests/unit)."""
 
 import math
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -198,3 +199,31 @@ def test_small_experiment_uses_fisher_and_zero_control_rate_has_no_relative_lift
     assert comparison["p_value"] == pytest.approx(stats.fisher_exact([[3, 7], [0, 9]]).pvalue)
     assert comparison["lift_rel"] is None and comparison["ci95_rel"] is None
     assert comparison["lift_abs"] == pytest.approx(0.3)
+
+
+def test_every_exposed_unit_counts_and_a_booking_converts_only_within_the_attribution_window() -> None:
+    t0, day = datetime(2026, 11, 2, 10, tzinfo=UTC), timedelta(days=1)
+    results = [
+        # Left without any outcome: still exposed, so still in n.
+        ConversationResult("left", "control", booked=False, turns=2, started_at=t0),
+        ConversationResult("quick", "control", booked=True, turns=4, started_at=t0, booked_at=t0 + day),
+        ConversationResult("late", "control", booked=True, turns=4, started_at=t0, booked_at=t0 + 8 * day),
+        # A returning customer: the window runs from the first exposure, not from the booking conversation.
+        ConversationResult("returning", "nlp_enhanced", booked=False, turns=2, started_at=t0),
+        ConversationResult(
+            "returning", "nlp_enhanced", booked=True, turns=2, started_at=t0 + 5 * day, booked_at=t0 + 8 * day
+        ),
+        ConversationResult("back", "nlp_enhanced", booked=False, turns=2, started_at=t0 + day),
+        ConversationResult(
+            "back", "nlp_enhanced", booked=True, turns=2, started_at=t0 + 3 * day, booked_at=t0 + 4 * day
+        ),
+    ]
+    report = experiment_report(REPLY_STYLE, results)
+    assert report["attribution_window_days"] == 7.0 and report["unit"] == "customer_id"
+    counts = {name: (v["n"], v["conversions"]) for name, v in report["variants"].items()}
+    assert counts == {"control": (3, 1), "nlp_enhanced": (2, 1)}
+
+    wider = experiment_report(replace(REPLY_STYLE, attribution_days=10), results)
+    counts = {name: (v["n"], v["conversions"]) for name, v in wider["variants"].items()}
+    assert counts == {"control": (3, 2), "nlp_enhanced": (2, 2)}
+    assert wider["attribution_window_days"] == 10
