@@ -23,6 +23,7 @@ made from and holds no customer text. Raw must not outlive aggregates.
 | metrics_windows       | aggregate | delete                                                              |
 | llm_usage             | aggregate | delete                                                              |
 | alerts_sent           | aggregate | delete (alert history)                                              |
+| weekly_reports        | aggregate | delete (the weekly job's stored KPIs and readiness)                 |
 
 Kept: `alert_state` (the alert rules' current state, not history) and `schema_migrations`.
 
@@ -230,6 +231,13 @@ RULES: tuple[RetentionRule, ...] = (
         "delete",
         "alert history",
         "DELETE FROM alerts_sent WHERE fired_at < $1",
+    ),
+    RetentionRule(
+        "weekly_reports",
+        "aggregate",
+        "delete",
+        "the weekly job's stored KPIs and readiness",
+        "DELETE FROM weekly_reports WHERE period_end < $1",
     ),
 )
 

@@ -167,6 +167,10 @@ def _cli_accepts(argv: list[str]) -> str | None:
         return f"{' '.join(words)!r} is a group, not a command"
     if command.name == "worker" and (len(words) < 2 or words[1] not in WORKER_KINDS):
         return f"unknown worker kind in {argv}"
+    known_options = {option for parameter in command.params for option in parameter.opts}
+    unknown = [word.split("=")[0] for word in argv if word.startswith("-") and word.split("=")[0] not in known_options]
+    if unknown:
+        return f"{' '.join(words)!r} has no option {unknown[0]!r}"
     return None
 
 
@@ -198,6 +202,12 @@ def test_the_cli_check_can_fail() -> None:
     assert _cli_accepts(["db", "migrate"]) is None
     assert _cli_accepts(["worker", "escalation"]) is None
     assert _cli_accepts(["ml", "train", "escalation"]) is None
+    assert _cli_accepts(["report", "weekly", "--store"]) is None
+    assert _cli_accepts(["report", "weekly", "--stash"]) == "'report weekly' has no option '--stash'"
+
+
+def test_a_cron_job_stores_the_weekly_report() -> None:
+    assert ("jobs.yaml:teppan-weekly-report", ["report", "weekly", "--store"]) in _every_deployed_command()
 
 
 def test_one_shot_jobs_and_http(compose: dict[str, Any]) -> None:

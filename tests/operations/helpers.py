@@ -245,7 +245,7 @@ async def seed_conversation(
 
 
 async def seed_aggregates(connection: asyncpg.Connection, at: datetime) -> None:
-    """A metrics window and a sent alert at `at` (no conversation behind either)."""
+    """A metrics window, a sent alert and a stored weekly report at `at` (no conversation behind any)."""
     start = at.replace(second=0, microsecond=0)
     await connection.execute(
         "INSERT INTO metrics_windows (window_start, window_end, state) VALUES ($1, $2, '{\"messages\": 2}') "
@@ -257,6 +257,14 @@ async def seed_aggregates(connection: asyncpg.Connection, at: datetime) -> None:
         "INSERT INTO alerts_sent (event_id, rule, level, message, fired_at) "
         "VALUES ($1, 'high_latency', 'warning', 'NLP p95 above 200 ms', $2)",
         uuid.uuid4(),
+        at,
+    )
+    await connection.execute(
+        "INSERT INTO weekly_reports (report_date, period_start, period_end, kpis, readiness) "
+        "VALUES ($1, $2, $3, '{\"conversations_this_week\": 3}', '{\"ml_ready\": false}') "
+        "ON CONFLICT (report_date) DO NOTHING",
+        at.date(),
+        at - timedelta(days=7),
         at,
     )
 

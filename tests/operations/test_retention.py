@@ -153,6 +153,7 @@ async def test_retention_redacts_and_deletes_by_age_and_keeps_conversations_whol
         ("metrics_windows", "aggregate", "delete"): 1,
         ("llm_usage", "aggregate", "delete"): 2,
         ("alerts_sent", "aggregate", "delete"): 1,
+        ("weekly_reports", "aggregate", "delete"): 1,
     }
     assert applied["prediction_log_files"]["deleted"] == sorted([files["ancient"].name, files["old"].name])
     assert dry["prediction_log_files"] == applied["prediction_log_files"]

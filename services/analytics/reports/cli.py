@@ -160,6 +160,20 @@ def ml_readiness(as_json: JsonOption = False) -> None:
     for name, count in report["counts"].items():
         mark = "ok" if report["met"][name] else "  "
         typer.echo(f"  [{mark}] {name:<26}{count:>8} / {report['thresholds'][name]}")
+    trend = report["rules_accuracy"]
+    if trend["plateaued_below_target"] is None:
+        weeks = sum(1 for week in trend["weeks"] if week["labelled"] >= trend["min_labels_per_week"])
+        typer.echo(
+            f"  [  ] fast-path accuracy plateau     not known yet: {weeks} of {trend['weeks_needed']} weeks"
+            f" with {trend['min_labels_per_week']}+ human labels"
+        )
+    else:
+        mark = "ok" if trend["plateaued_below_target"] else "  "
+        typer.echo(
+            f"  [{mark}] fast-path accuracy plateau     {trend['recent_accuracy']:.1%} over the last"
+            f" {trend['weeks_needed']} labelled weeks, {100 * trend['gain_per_week']:+.2f} points a week"
+            f" (plateau: under +1 a week and below {trend['target']:.0%})"
+        )
     days = report["estimated_days_to_ready"]
     typer.echo(
         f"ML ready: {'yes' if report['ml_ready'] else 'no'}; estimated days to ready: {_num(days, 'd')}"
@@ -167,12 +181,22 @@ def ml_readiness(as_json: JsonOption = False) -> None:
 
 
 @report_app.command("weekly")
-def report_weekly(as_json: JsonOption = False) -> None:
-    """Seed 000's weekly KPIs over the last seven days."""
+def report_weekly(
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="Also keep this report and the readiness report in weekly_reports (the weekly job does),"
+            " so `teppan report history` can show the trend.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The ML guide's weekly KPIs over the last seven days."""
     from services.analytics.reports import queries
 
     async def run(connection: asyncpg.Connection, _: Settings) -> dict[str, Any]:
-        return await queries.weekly(connection)
+        return await (queries.store_weekly(connection) if store else queries.weekly(connection))
 
     report = _query(run)
     if as_json:
@@ -194,3 +218,35 @@ def report_weekly(as_json: JsonOption = False) -> None:
     for key, (label, spec) in labels.items():
         typer.echo(f"  {label:<30}{_num(report[key], spec):>12}")
     typer.echo(f"  {'ML ready':<30}{'yes' if report['ml_ready'] else 'no':>12}")
+    if store:
+        typer.echo("Stored in weekly_reports under today's UTC date.")
+
+
+@report_app.command("history")
+def report_history(
+    weeks: Annotated[int, typer.Option("--weeks", min=1, help="How many stored reports, the latest.")] = 26,
+    as_json: JsonOption = False,
+) -> None:
+    """The weekly reports the weekly job stored, oldest first: KPIs and readiness over time."""
+    from services.analytics.reports import queries
+
+    async def run(connection: asyncpg.Connection, _: Settings) -> dict[str, Any]:
+        return {"reports": await queries.weekly_history(connection, weeks)}
+
+    document = _query(run)
+    if as_json:
+        _print_json(document)
+        return
+    if not document["reports"]:
+        typer.echo("No weekly report stored yet: the weekly job runs `teppan report weekly --store`.")
+        return
+    typer.echo(
+        f"  {'date':<12}{'convs/wk':>9}{'tone acc':>9}{'conv.':>7}{'labelled':>9}{'ML ready':>9}{'days':>6}"
+    )
+    for row in document["reports"]:
+        kpis, counts = row["kpis"], row["readiness"]["counts"]
+        typer.echo(
+            f"  {row['report_date']:<12}{kpis['conversations_this_week']:>9}{_num(kpis['tone_accuracy'], '.3f'):>9}"
+            f"{_num(kpis['conversion_rate'], '.3f'):>7}{counts['labeled_tone']:>9}"
+            f"{'yes' if kpis['ml_ready'] else 'no':>9}{_num(kpis['estimated_days_to_ml_ready'], 'd'):>6}"
+        )

@@ -15,9 +15,11 @@ from services.analytics.reports.costs import Budgets, PriceTable, Usage, cost_re
 from services.analytics.reports.experiments import ConversationResult, experiment_report
 from services.analytics.reports.readiness import (
     GROWTH_WINDOW_DAYS,
+    LabelledWeek,
     ReadinessCounts,
     WeeklyInputs,
     readiness_report,
+    rules_accuracy_trend,
     weekly_kpis,
 )
 from services.common.experiments import Experiment
@@ -187,21 +189,86 @@ async def readiness(connection: Any, now: datetime | None = None) -> dict[str, A
     now = now or datetime.now(UTC)
     # Everything stored counts, including events stamped a little ahead of this clock.
     current = await readiness_counts(connection, EVER[1], now - MONTH)
+    trend = rules_accuracy_trend(await labelled_weeks(connection))
     first = await connection.fetchval("SELECT min(timestamp) FROM conversation_logs")
     if first is None:
-        return readiness_report(current)
+        return readiness_report(current, rules_accuracy=trend)
     age_days = (now - first).total_seconds() / 86400
     if age_days >= GROWTH_WINDOW_DAYS:
         then = now - timedelta(days=GROWTH_WINDOW_DAYS)
         earlier = await readiness_counts(connection, then, then - MONTH)
-        return readiness_report(current, earlier, window_days=GROWTH_WINDOW_DAYS)
+        return readiness_report(current, earlier, window_days=GROWTH_WINDOW_DAYS, rules_accuracy=trend)
     # Younger than the window: growth since the first conversation (the pure core's documented fallback).
-    return readiness_report(current, ReadinessCounts(), window_days=max(age_days, 1.0))
+    return readiness_report(current, ReadinessCounts(), window_days=max(age_days, 1.0), rules_accuracy=trend)
+
+
+# The fast path's answers that humans labelled, by the (ISO, Monday) week the answer was made in: tone and
+# intent labels pooled, each label counted (two labellers on one turn are two checks). `predictions` keeps
+# every analysis the edge-cases worker saw, the fast path's too, even where an ML answer replaced it in
+# `message_analyses`.
+LABELLED_WEEKS_SQL = """
+SELECT (date_trunc('week', p.occurred_at AT TIME ZONE 'UTC'))::date AS week_start,
+       count(*) AS labelled,
+       count(*) FILTER (WHERE p.analysis ->> l.field = l.value #>> '{}') AS correct
+FROM labels l
+JOIN predictions p ON p.message_event_id = l.message_event_id AND p.analysis ->> 'path' = 'fast'
+WHERE l.field IN ('tone', 'intent')
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+async def labelled_weeks(connection: Any) -> list[LabelledWeek]:
+    rows = await connection.fetch(LABELLED_WEEKS_SQL)
+    return [LabelledWeek(row["week_start"], int(row["labelled"]), int(row["correct"])) for row in rows]
 
 
 async def weekly(connection: Any, now: datetime | None = None) -> dict[str, Any]:
     """`teppan report weekly`: the seven days up to `now`."""
+    kpis, _ = await weekly_with_readiness(connection, now or datetime.now(UTC))
+    return kpis
+
+
+async def store_weekly(connection: Any, now: datetime | None = None) -> dict[str, Any]:
+    """`teppan report weekly --store` (the weekly job): the report, kept with the readiness report in
+    `weekly_reports` under today's UTC date (a rerun the same day replaces it)."""
     now = now or datetime.now(UTC)
+    kpis, readiness_document = await weekly_with_readiness(connection, now)
+    await connection.execute(
+        "INSERT INTO weekly_reports (report_date, period_start, period_end, kpis, readiness) "
+        "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb) ON CONFLICT (report_date) DO UPDATE SET "
+        "period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end, kpis = EXCLUDED.kpis, "
+        "readiness = EXCLUDED.readiness, stored_at = clock_timestamp()",
+        now.astimezone(UTC).date(),
+        now - WEEK,
+        now,
+        json.dumps(kpis),
+        json.dumps(readiness_document),
+    )
+    return kpis
+
+
+async def weekly_history(connection: Any, limit: int) -> list[dict[str, Any]]:
+    """The stored weekly reports, oldest first (the last `limit`), for drawing the trend."""
+    rows = await connection.fetch(
+        "SELECT * FROM (SELECT report_date, period_start, period_end, kpis, readiness FROM weekly_reports "
+        "ORDER BY report_date DESC LIMIT $1) AS recent ORDER BY report_date",
+        limit,
+    )
+    return [
+        {
+            "report_date": row["report_date"].isoformat(),
+            "period_start": row["period_start"].isoformat(),
+            "period_end": row["period_end"].isoformat(),
+            "kpis": json.loads(row["kpis"]),
+            "readiness": json.loads(row["readiness"]),
+        }
+        for row in rows
+    ]
+
+
+async def weekly_with_readiness(connection: Any, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The weekly KPIs of the seven days up to `now`, and the readiness report they include."""
     since = now - WEEK
     row = await connection.fetchrow(
         "SELECT"
@@ -254,4 +321,5 @@ async def weekly(connection: Any, now: datetime | None = None) -> dict[str, Any]
         booking_value_sum=float(row["value_sum"]),
         booking_values=int(row["value_count"]),
     )
-    return weekly_kpis(inputs, await readiness(connection, now))
+    readiness_document = await readiness(connection, now)
+    return weekly_kpis(inputs, readiness_document), readiness_document

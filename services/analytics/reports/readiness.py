@@ -6,9 +6,12 @@ Pure: the CLI and the weekly job count rows in storage and pass the counts in.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
+
+import numpy as np
 
 from services.analytics.metrics.sketches import LatencySketch
 
@@ -70,14 +73,80 @@ def estimated_days_to_ready(
     return math.ceil(days)
 
 
+# The guide's last criterion: "lightweight NLP accuracy plateaus (<85%)". Plateaued means: over the last
+# PLATEAU_WEEKS weeks that each have at least MIN_LABELS_PER_WEEK human labels, the least-squares trend of the
+# fast path's weekly accuracy gains less than PLATEAU_MAX_GAIN_PER_WEEK (one percentage point) a week. Fewer
+# labels a week make a weekly accuracy too noisy to call a trend (at 50 labels and 80% its standard error
+# is already 5.7 points); four weeks is the shortest span over which a trend is more than two points.
+RULES_ACCURACY_TARGET = 0.85
+PLATEAU_WEEKS = 4
+MIN_LABELS_PER_WEEK = 50
+PLATEAU_MAX_GAIN_PER_WEEK = 0.01
+
+
+@dataclass(frozen=True)
+class LabelledWeek:
+    """One week of the fast path's answers that humans labelled (tone and intent labels pooled)."""
+
+    week_start: date
+    labelled: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labelled if self.labelled else None
+
+
+def rules_accuracy_trend(weeks: Sequence[LabelledWeek]) -> dict[str, Any]:
+    """Whether the fast path's accuracy on human labels has plateaued below 85%, with the weeks it used.
+
+    `plateaued_below_target` is None while fewer than PLATEAU_WEEKS weeks have MIN_LABELS_PER_WEEK labels;
+    otherwise True when, over the last PLATEAU_WEEKS such weeks, the weekly accuracy's least-squares slope
+    is under PLATEAU_MAX_GAIN_PER_WEEK and their pooled accuracy is under RULES_ACCURACY_TARGET.
+    """
+    ordered = sorted(weeks, key=lambda week: week.week_start)
+    qualifying = [week for week in ordered if week.labelled >= MIN_LABELS_PER_WEEK]
+    recent = qualifying[-PLATEAU_WEEKS:]
+    report: dict[str, Any] = {
+        "target": RULES_ACCURACY_TARGET,
+        "weeks_needed": PLATEAU_WEEKS,
+        "min_labels_per_week": MIN_LABELS_PER_WEEK,
+        "weeks": [
+            {"week_start": week.week_start.isoformat(), "labelled": week.labelled, "accuracy": week.accuracy}
+            for week in ordered
+        ],
+        "recent_accuracy": None,
+        "gain_per_week": None,
+        "plateaued_below_target": None,
+    }
+    if len(recent) < PLATEAU_WEEKS:
+        return report
+    offsets = np.array([(week.week_start - recent[0].week_start).days / 7 for week in recent])
+    accuracies = np.array([week.correct / week.labelled for week in recent])
+    slope = float(np.polyfit(offsets, accuracies, 1)[0])
+    pooled = sum(week.correct for week in recent) / sum(week.labelled for week in recent)
+    report.update(
+        recent_accuracy=pooled,
+        gain_per_week=slope,
+        plateaued_below_target=slope < PLATEAU_MAX_GAIN_PER_WEEK and pooled < RULES_ACCURACY_TARGET,
+    )
+    return report
+
+
 def readiness_report(
     current: ReadinessCounts,
     earlier: ReadinessCounts | None = None,
     *,
     window_days: float = GROWTH_WINDOW_DAYS,
     thresholds: ReadinessCounts = THRESHOLDS,
+    rules_accuracy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The `teppan ml readiness --json` document; ml_ready needs every count at its threshold."""
+    """The `teppan ml readiness --json` document; ml_ready needs every count at its threshold.
+
+    `rules_accuracy` (a `rules_accuracy_trend` result) is reported beside the counts: the guide's accuracy
+    criterion says when the fast path stops improving, not when there is enough data, so it does not
+    gate `ml_ready`.
+    """
     counts, limits = asdict(current), asdict(thresholds)
     met = {name: counts[name] >= limits[name] for name in limits}
     return {
@@ -88,6 +157,7 @@ def readiness_report(
         "estimated_days_to_ready": estimated_days_to_ready(
             current, earlier, window_days=window_days, thresholds=thresholds
         ),
+        "rules_accuracy": dict(rules_accuracy) if rules_accuracy is not None else rules_accuracy_trend([]),
     }
 
 

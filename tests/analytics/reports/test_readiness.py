@@ -1,15 +1,20 @@
 """ML readiness against seed 000's table, the days-to-ready estimate, and the weekly KPI set."""
 
+from datetime import date, timedelta
+
 import numpy as np
 import pytest
+from scipy import stats
 
 from services.analytics.metrics.sketches import RELATIVE_ACCURACY, LatencySketch
 from services.analytics.reports.readiness import (
     THRESHOLDS,
+    LabelledWeek,
     ReadinessCounts,
     WeeklyInputs,
     estimated_days_to_ready,
     readiness_report,
+    rules_accuracy_trend,
     weekly_kpis,
 )
 
@@ -107,3 +112,42 @@ def test_weekly_kpis_without_data_are_none() -> None:
     kpis = weekly_kpis(empty, readiness_report(ReadinessCounts()))
     assert kpis["tone_accuracy"] is None and kpis["response_time_p95"] is None
     assert kpis["conversion_rate"] is None and kpis["labeled_data_percentage"] is None
+
+
+def weeks_of(accuracies: list[float], labelled: int = 200, start: date = date(2026, 9, 7)) -> list[LabelledWeek]:
+    return [
+        LabelledWeek(start + timedelta(weeks=i), labelled, round(accuracy * labelled))
+        for i, accuracy in enumerate(accuracies)
+    ]
+
+
+def test_flat_accuracy_below_85_has_plateaued() -> None:
+    weeks = weeks_of([0.70, 0.78, 0.80, 0.805, 0.80, 0.81])
+    trend = rules_accuracy_trend(weeks)
+    recent = weeks[-4:]
+    fit = stats.linregress([0, 1, 2, 3], [w.correct / w.labelled for w in recent])
+    assert trend["gain_per_week"] == pytest.approx(fit.slope)
+    assert trend["recent_accuracy"] == pytest.approx(sum(w.correct for w in recent) / (4 * 200))
+    assert trend["plateaued_below_target"] is True
+    assert [w["week_start"] for w in trend["weeks"]] == [w.week_start.isoformat() for w in weeks]
+
+
+def test_rising_or_high_accuracy_has_not_plateaued_below_85() -> None:
+    assert rules_accuracy_trend(weeks_of([0.70, 0.73, 0.76, 0.79]))["plateaued_below_target"] is False
+    assert rules_accuracy_trend(weeks_of([0.90, 0.90, 0.91, 0.90]))["plateaued_below_target"] is False
+
+
+def test_too_few_labelled_weeks_is_not_known_yet() -> None:
+    thin = weeks_of([0.8, 0.8, 0.8], labelled=200) + weeks_of([0.8] * 3, labelled=10, start=date(2026, 10, 5))
+    trend = rules_accuracy_trend(thin)
+    assert trend["plateaued_below_target"] is None and trend["gain_per_week"] is None
+    assert len(trend["weeks"]) == 6
+    assert readiness_report(ReadinessCounts())["rules_accuracy"]["plateaued_below_target"] is None
+
+
+def test_the_slope_counts_calendar_weeks_not_rows() -> None:
+    # Weeks without enough labels are skipped, so the fit must use the real distance between weeks.
+    start = date(2026, 9, 7)
+    weeks = [LabelledWeek(start + timedelta(weeks=i), 100, c) for i, c in ((0, 70), (1, 72), (4, 78), (6, 82))]
+    fit = stats.linregress([0, 1, 4, 6], [0.70, 0.72, 0.78, 0.82])
+    assert rules_accuracy_trend(weeks)["gain_per_week"] == pytest.approx(fit.slope)
