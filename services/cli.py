@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 
 from schemas.workers import WORKER_KINDS
 from services.analytics.reports.cli import costs_app, experiments_app, ml_app, report_app
+from services.ml.replay.core import ReplaySource
 from services.ml_cli import ml_train_app, require_escalation_model
 from services.nlp_cli import bench as nlp_bench
 from services.nlp_cli import nlp_app
@@ -110,6 +112,50 @@ def demo(
     configure_logging(settings.log_level, settings.log_file)
     counts = asyncio.run(produce_demo(settings, rate=rate, duration=duration or None, seed=seed))
     typer.echo(json.dumps(counts))
+
+
+@app.command()
+def replay(
+    topics: Annotated[str, typer.Option(help="Topic names, comma-separated.")],
+    since: Annotated[
+        str, typer.Option(help="Start, included: ISO-8601 with a UTC offset (2026-01-31T00:00Z).")
+    ],
+    until: Annotated[str, typer.Option(help="End, excluded: ISO-8601 with a UTC offset.")],
+    out: Annotated[Path, typer.Option(help="A new or empty folder for the data files and manifest.json.")],
+    source: Annotated[
+        ReplaySource, typer.Option(help="kafka, or db to rebuild the events from PostgreSQL.")
+    ] = ReplaySource.KAFKA,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress on stderr (default: when it is a terminal)."),
+    ] = None,
+) -> None:
+    """Replay topics over [since, until) into OUT/<topic>/<partition>.jsonl, with manifest.json (lineage).
+
+    From Kafka with the broker's record timestamps; with --source db, rebuilt from the database's tables.
+    Bad input exits with 2, a failed replay with 1.
+    """
+    from services.ml.replay import ReplayError, ReplayInputError, TimeRange, parse_topics, progress_bar
+    from services.ml.replay import replay as run_replay
+
+    try:
+        time_range = TimeRange.parse(since, until)
+        names = parse_topics(topics)
+        settings = load_settings()
+        configure_logging("WARNING", settings.log_file)
+        with progress_bar(sys.stderr.isatty() if progress is None else progress) as bar:
+            manifest = asyncio.run(
+                run_replay(
+                    settings, topics=names, time_range=time_range, out_dir=out, source=source, progress=bar
+                )
+            )
+    except ReplayInputError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except ReplayError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{manifest['records']} records in {out} (sha256 {manifest['sha256']})")
 
 
 @db_app.command("migrate")
