@@ -252,21 +252,19 @@ def train(
             help="Also train on the public sets in $TEPPAN_DATASETS_DIR (or ../shared/datasets) where found.",
         ),
     ] = True,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register/--no-register",
+            help="Register the built version in the model registry (champion when there is none, else challenger).",
+        ),
+    ] = True,
 ) -> None:
-    """Build the artefacts (static embeddings + heads); says which data it found, then prints the report."""
-    from services.ml.training import public_sets_found
-    from services.ml.training import train as run_training
+    """Build the artefacts (static embeddings + heads); says which data it found, scores them on the
+    hand-written gold set, registers them, then prints the report (the same as `teppan ml train nlp`)."""
+    from services.ml_cli import train_nlp_and_register
 
-    if public_data:
-        for name, digest in public_sets_found().items():
-            typer.echo(
-                f"public set {name}: " + (f"found (sha256 {digest})" if digest else "not found"), err=True
-            )
-    meta = run_training(
-        artifacts or default_artifact_dir(),
-        public_data=public_data,
-        progress=lambda stage, fraction: typer.echo(f"training: {stage} ({fraction:.0%})", err=True),
-    )
+    meta = train_nlp_and_register(artifacts or default_artifact_dir(), public_data=public_data, register=register)
     typer.echo(json.dumps(meta, indent=2))
 
 

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     escalation_threads: int = Field(default=1, ge=1, le=256, alias="TEPPAN_ESCALATION_THREADS")
     # "auto": CUDA (torch, fp16) when available, else the CPU backend training measured as faster.
     escalation_backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", alias="TEPPAN_ESCALATION_BACKEND")
+    # The model registry (MLflow). Unset: a SQLite file under $TEPPAN_DATA_DIR/mlflow; a postgresql:// URL
+    # keeps it in that database's own `mlflow` schema. Artefacts: a folder or URI; unset, under the data dir.
+    mlflow_tracking_uri: str | None = Field(default=None, alias="TEPPAN_MLFLOW_TRACKING_URI")
+    mlflow_artifacts: str | None = Field(default=None, alias="TEPPAN_MLFLOW_ARTIFACTS")
+    # How often a worker asks the registry whether its model's champion moved (a promotion is then served
+    # without a restart); 0 turns the registry off for workers, which then serve the built folders only.
+    model_refresh_s: float = Field(default=30.0, ge=0, alias="TEPPAN_MODEL_REFRESH_S")
     # Analytics. Unset: the file shipped beside the code that reads it; point these at edited copies.
     experiments_file: Path | None = Field(default=None, alias="TEPPAN_EXPERIMENTS_FILE")
     prices_file: Path | None = Field(default=None, alias="TEPPAN_PRICES_FILE")

@@ -12,6 +12,9 @@ from typing import Any
 DOMAIN_DIR = Path(__file__).with_name("data")
 DOMAIN_TRAIN = DOMAIN_DIR / "domain_train.jsonl"
 DOMAIN_HELDOUT = DOMAIN_DIR / "domain_heldout.jsonl"
+# Written by hand, never by the generator, and never read by any training: the set registered versions
+# are scored and compared on.
+HAND_WRITTEN_GOLD = Path(__file__).with_name("gold") / "hand_written.jsonl"
 
 
 def datasets_dir() -> Path | None:

@@ -1,0 +1,129 @@
+"""The registry against the real servers: its PostgreSQL store keeps to a schema of its own, and a running
+escalation worker serves a promoted champion without a restart."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from schemas import topics
+from services.ml.registry import CHAMPION, ModelRegistry
+from shared.embedded import EmbeddedServers
+from shared.settings import Settings
+from tests.operations.helpers import scratch_database
+from tests.stack.analytics_helpers import read_topic, teppan
+from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, wait_for
+
+pytestmark = pytest.mark.stack
+
+GOLD = {"gold_intent_accuracy": 0.8, "gold_tone_macro_f1": 0.6}
+
+
+async def test_the_registry_keeps_its_tables_in_its_own_postgres_schema(
+    stack_servers: EmbeddedServers, tmp_path: Path, escalation_model_dir: Path
+) -> None:
+    assert stack_servers.database_url
+    async with scratch_database(stack_servers.database_url, migrated=True) as url:
+        registry = ModelRegistry(url, (tmp_path / "artifacts").as_uri(), tmp_path / "cache")
+        version = registry.register(
+            "escalation", escalation_model_dir, metrics=GOLD, params={}, lineage={"a": 1}, model_version="tiny"
+        )
+        connection = await asyncpg.connect(url)
+        try:
+            schemas = {
+                row["table_name"]: row["table_schema"]
+                for row in await connection.fetch(
+                    "SELECT table_schema, table_name FROM information_schema.tables"
+                    " WHERE table_name IN ('registered_models', 'model_versions', 'runs', 'messages')"
+                )
+            }
+        finally:
+            await connection.close()
+        assert schemas == {
+            "registered_models": "mlflow",
+            "model_versions": "mlflow",
+            "runs": "mlflow",
+            "messages": "public",  # the project's own tables stay where they were
+        }
+        # Another client (another worker) sees the same version, with its alias and figures.
+        again = ModelRegistry(url, (tmp_path / "artifacts").as_uri(), tmp_path / "cache2")
+        champion = again.by_alias("escalation", CHAMPION)
+        assert champion is not None and champion.version == version.version and champion.metrics == GOLD
+        assert (again.fetch(champion) / "meta.json").read_bytes() == (escalation_model_dir / "meta.json").read_bytes()
+
+
+@pytest.fixture
+async def registered(tmp_path: Path, escalation_model_dir: Path) -> AsyncIterator[dict[str, str]]:
+    """Two registered versions of the tiny model (v1 champion, v2 challenger) in a registry of the test's own."""
+    env = {
+        "TEPPAN_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'registry.db'}",
+        "TEPPAN_MLFLOW_ARTIFACTS": (tmp_path / "artifacts").as_uri(),
+    }
+    registry = ModelRegistry(env["TEPPAN_MLFLOW_TRACKING_URI"], env["TEPPAN_MLFLOW_ARTIFACTS"], tmp_path / "cache")
+    for label in ("first", "second"):
+        registry.register(
+            "escalation", escalation_model_dir, metrics=GOLD, params={}, lineage={}, model_version=label
+        )
+    yield env
+
+
+async def escalation_label_of_a_new_turn(settings: Settings, db: asyncpg.Pool) -> str:
+    """Sends one customer turn and returns the escalation model version its ML analysis names."""
+    message = chat_message(str(uuid.uuid4()), 0, text="we were thinking something fun for my mom's 70th, 25 ppl")
+    await produce_events(settings, topics.CHAT_MESSAGES, [message])
+
+    async def analysed() -> bool:
+        row = await db.fetchval(
+            "SELECT 1 FROM message_analyses WHERE message_event_id = $1 AND path = 'ml'", uuid.UUID(message["event_id"])
+        )
+        return row is not None
+
+    assert await wait_for(analysed, timeout_s=60, interval_s=0.2), "no ML analysis within 60 s"
+    found = await read_topic(
+        settings,
+        topics.NLP_ANALYSES,
+        lambda e: e.get("message_event_id") == message["event_id"] and e.get("path") == "ml",
+    )
+    return str(json.loads(found[0][1])["model_versions"]["escalation"])
+
+
+async def test_a_running_worker_serves_a_promoted_champion_without_a_restart(
+    stack: Settings,
+    stack_servers: EmbeddedServers,
+    db: asyncpg.Pool,
+    pipeline: WorkerProcesses,
+    nlp_artifacts_dir: Path,
+    escalation_model_dir: Path,
+    registered: dict[str, str],
+) -> None:
+    workers = WorkerProcesses(
+        stack,
+        stack_servers,
+        ("nlp", "escalation"),
+        TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
+        TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
+        TEPPAN_ESCALATION_THRESHOLD="1",  # every customer turn takes the slow path
+        TEPPAN_MODEL_REFRESH_S="0.5",
+        **registered,
+    )
+    built = json.loads((escalation_model_dir / "meta.json").read_text())["model_version"]
+    for kind in workers.kinds:
+        await workers.start(kind)
+    try:
+        # The label is the model's own version and the registered version it was served as.
+        assert await escalation_label_of_a_new_turn(stack, db) == f"{built}/v1"
+        await teppan(stack, "ml", "promote", "escalation", "--version", "2", **registered)
+        labels = []
+        for _ in range(20):
+            labels.append(await escalation_label_of_a_new_turn(stack, db))
+            if labels[-1] == f"{built}/v2":
+                break
+        assert labels[-1] == f"{built}/v2", labels
+        assert workers.processes["escalation"].returncode is None  # the same process: no restart
+    finally:
+        await workers.stop_all()
