@@ -12,6 +12,7 @@ import typer
 
 from schemas.workers import WORKER_KINDS
 from services.analytics.reports.cli import costs_app, experiments_app, ml_app, report_app
+from services.ml.dataset_cli import ml_dataset_app
 from services.ml.replay.core import ReplaySource
 from services.ml_cli import ml_registry_app, ml_train_app, promote_command, require_escalation_model
 from services.nlp_cli import bench as nlp_bench
@@ -34,6 +35,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(ml_app, name="ml")
 ml_app.add_typer(ml_train_app, name="train")
 ml_app.add_typer(ml_registry_app, name="registry")
+ml_app.add_typer(ml_dataset_app, name="dataset")
 ml_app.command("promote")(promote_command)
 app.add_typer(report_app, name="report")
 app.add_typer(nlp_app, name="nlp")

@@ -41,6 +41,16 @@ RegisterOpt = Annotated[
 ]
 
 
+DatasetOpt = Annotated[
+    Path | None,
+    typer.Option(
+        exists=True,
+        file_okay=False,
+        help="Also train on a dataset built by `teppan ml dataset build` (its human-labelled tone and intent rows).",
+    ),
+]
+
+
 def escalation_gold_metrics(directory: Path) -> dict[str, float]:
     """The escalation model alone on every row of the hand-written gold set (`gold_*`, higher is better)."""
     from services.ml import corpora
@@ -102,23 +112,28 @@ def register_built(
     return version.to_json()
 
 
-def train_nlp_and_register(directory: Path, *, public_data: bool, register: bool) -> dict[str, Any]:
-    """Builds the fast path's artefacts into `directory` (saying which public sets it found) and registers
-    them with their gold-set figures; returns the training report."""
+def train_nlp_and_register(
+    directory: Path, *, public_data: bool, register: bool, dataset: Path | None = None
+) -> dict[str, Any]:
+    """Builds the fast path's artefacts into `directory` (saying which public sets it found), adding a built
+    dataset's labelled rows when given, and registers them with their gold-set figures; returns the report."""
     from services.ml.training import public_sets_found
     from services.ml.training import train as run_training
 
     if public_data:
         for name, digest in public_sets_found().items():
             typer.echo(f"public set {name}: " + (f"found (sha256 {digest})" if digest else "not found"), err=True)
+    collected = open_dataset(dataset) if dataset else None
     meta = run_training(
         directory,
         public_data=public_data,
         progress=lambda stage, fraction: typer.echo(f"training: {stage} ({fraction:.0%})", err=True),
+        dataset_rows=[*collected.tone_rows(), *collected.intent_rows()] if collected else (),
+        dataset_lineage=dataset_lineage(collected) if collected else None,
     )
     if register:
         typer.echo("training: scoring on the hand-written gold set", err=True)
-        version = str(meta.get("artefact_version") or meta.get("model_versions"))
+        version = str(meta["model_versions"]["heads"])
         params = {"public_data": public_data, "training_rows": meta.get("training_rows")}
         meta["registered"] = register_built(
             "nlp", directory, version, nlp_gold_metrics(directory), params, dict(meta.get("data") or {})
@@ -138,13 +153,71 @@ def train_nlp_command(
             help="Also train on the public sets in $TEPPAN_DATASETS_DIR (or ../shared/datasets) where found.",
         ),
     ] = True,
+    dataset: DatasetOpt = None,
     register: RegisterOpt = True,
 ) -> None:
     """Build the fast path's artefacts (static embeddings + heads), score them on the hand-written gold set,
     register them, and print the report."""
     meta = train_nlp_and_register(
-        artifacts or load_settings().nlp_artifacts_path, public_data=public_data, register=register
+        artifacts or load_settings().nlp_artifacts_path, public_data=public_data, register=register, dataset=dataset
     )
+    typer.echo(json.dumps(meta, indent=2))
+
+
+def open_dataset(directory: Path) -> Any:
+    """A built dataset (`teppan ml dataset build`), checked against its manifest; a bad one exits with 2."""
+    from services.ml.datasets import DatasetIntegrityError, read_dataset
+
+    try:
+        return read_dataset(directory)
+    except DatasetIntegrityError as error:
+        typer.echo(f"dataset {directory}: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+def dataset_lineage(dataset: Any) -> dict[str, Any]:
+    manifest = dataset.manifest
+    return {key: manifest.get(key) for key in ("since", "until", "source", "sha256", "files", "counts")} | {
+        "path": str(dataset.path)
+    }
+
+
+@ml_train_app.command("upsell")
+def train_upsell_command(
+    dataset: Annotated[
+        Path,
+        typer.Option(
+            exists=True, file_okay=False, help="A dataset built by `teppan ml dataset build` (its upsell.jsonl)."
+        ),
+    ],
+    out: Annotated[Path | None, typer.Option(help="Model folder (default $TEPPAN_DATA_DIR/models/upsell).")] = None,
+    register: RegisterOpt = True,
+) -> None:
+    """Train the upsell model (which offered upsells a booking will accept; gradient boosting) on a built
+    dataset, score it against the popularity baseline on the latest 20% of bookings, register it and print
+    the report. Too little data is refused with exit code 2."""
+    from services.ml.upsell.model import train_upsell
+
+    settings = load_settings()
+    built = open_dataset(dataset)
+    directory = out or settings.data_dir / "models" / "upsell"
+    try:
+        meta = train_upsell(built.upsell_rows(), directory)
+    except ValueError as refusal:
+        typer.echo(f"cannot train the upsell model: {refusal}", err=True)
+        raise typer.Exit(2) from refusal
+    if register:
+        held_out = meta["held_out"]
+        metrics = {
+            f"held_out_{who}_{name}": float(value)
+            for who, figures in (("model", held_out["model"]), ("baseline", held_out["popularity_baseline"]))
+            for name, value in figures.items()
+            if value is not None
+        }
+        params = {"model": meta["model"], "rows_used": meta["rows"]["used"], "seed": meta["seed"]}
+        meta["registered"] = register_built(
+            "upsell", directory, meta["model_version"], metrics, params, dataset_lineage(built)
+        )
     typer.echo(json.dumps(meta, indent=2))
 
 
@@ -170,6 +243,7 @@ def train_escalation_command(
     max_rows: Annotated[
         int | None, typer.Option(help="Train on at most this many rows (tiny test models).")
     ] = None,
+    dataset: DatasetOpt = None,
     register: RegisterOpt = True,
 ) -> None:
     """Fine-tune the packaged MiniLM into the escalation model (tone, intent, sentiment), calibrate it, export
@@ -180,6 +254,9 @@ def train_escalation_command(
 
     settings = load_settings()
     directory = out or settings.escalation_model_path
+    collected = open_dataset(dataset) if dataset else None
+    collected_rows = [*collected.tone_rows(), *collected.intent_rows()] if collected else []
+    collected_lineage = dataset_lineage(collected) if collected else None
     _, lineage = training_rows(public_data=public_data)
     for name, digest in lineage["public"].items():
         typer.echo(f"public set {name}: " + (f"found (sha256 {digest})" if digest else "not found"), err=True)
@@ -200,6 +277,8 @@ def train_escalation_command(
         layers=layers,
         max_rows=max_rows,
         progress=progress,
+        dataset_rows=collected_rows,
+        dataset_lineage=collected_lineage,
     )
     if register:
         typer.echo("training escalation model: scoring on the hand-written gold set", err=True)

