@@ -89,6 +89,62 @@ def _held_out_metrics(meta: dict[str, Any]) -> dict[str, float]:
     return {f"held_out_{name}": float(value) for name, value in held_out.items()}
 
 
+def answer_shares(answers: list[tuple[str, str, float]], source: str) -> dict[str, Any]:
+    """The reference the drift check compares live answers with: the shares of (tone, intent, confidence
+    tenth) among a model's answers on its reference rows."""
+    from collections import Counter
+
+    from services.analytics.metrics.windows import confidence_bin
+
+    def shares(values: list[str]) -> dict[str, float]:
+        counts = Counter(values)
+        return {value: round(count / len(values), 6) for value, count in sorted(counts.items())}
+
+    return {
+        "tone": shares([tone for tone, _, _ in answers]),
+        "intent": shares([intent for _, intent, _ in answers]),
+        "confidence": shares([confidence_bin(confidence) for _, _, confidence in answers]),
+        "rows": len(answers),
+        "source": source,
+    }
+
+
+def reference_texts() -> list[str]:
+    from services.ml import corpora
+
+    return [row["text"] for row in corpora.read_jsonl(corpora.DOMAIN_HELDOUT)]
+
+
+def nlp_reference(directory: Path) -> dict[str, Any]:
+    """The fast path's answers on the domain held-out rows."""
+    from services.nlp.fast_path import FastPath
+
+    fast_path = FastPath.load(directory)
+    analyses = fast_path.analyze_batch([{"text": text} for text in reference_texts()])
+    return answer_shares([(a.tone, a.intent, a.confidence) for a in analyses], "domain_heldout.jsonl")
+
+
+def escalation_reference(directory: Path) -> dict[str, Any]:
+    """The escalation model's answers on the domain held-out rows the fast path escalates (the only turns
+    it sees live); on all of them when the fast path is not built here."""
+    from services.common.textmodel.artefacts import is_built as fast_path_built
+    from services.ml.escalation.model import EscalationModel
+    from services.nlp.fast_path import FastPath
+
+    texts, source = reference_texts(), "domain_heldout.jsonl"
+    nlp_dir = load_settings().nlp_artifacts_path
+    if fast_path_built(nlp_dir):
+        analyses = FastPath.load(nlp_dir).analyze_batch([{"text": text} for text in texts])
+        escalated = [text for text, analysis in zip(texts, analyses, strict=True) if analysis.escalate]
+        if escalated:
+            texts, source = escalated, "domain_heldout.jsonl, the rows the fast path escalates"
+    model = EscalationModel(directory)
+    answers = []
+    for start in range(0, len(texts), 64):
+        answers += [(p.tone, p.intent, p.confidence) for p in model.predict(texts[start : start + 64])]
+    return answer_shares(answers, source)
+
+
 def register_built(
     name: str,
     directory: Path,
@@ -96,13 +152,20 @@ def register_built(
     metrics: dict[str, float],
     params: dict[str, Any],
     lineage: dict[str, Any],
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Registers a built folder; says which version and alias it got (stderr) and returns its entry."""
-    from services.ml.registry import ModelRegistry
+    from services.common.registry import ModelRegistry
 
     settings = load_settings()
     version = ModelRegistry.from_settings(settings).register(
-        name, directory, metrics=metrics, params=params, lineage=lineage, model_version=model_version
+        name,
+        directory,
+        metrics=metrics,
+        params=params,
+        lineage=lineage,
+        model_version=model_version,
+        reference=reference,
     )
     typer.echo(
         f"registered {name} version {version.version} as {', '.join(version.aliases) or 'no alias'}"
@@ -136,7 +199,13 @@ def train_nlp_and_register(
         version = str(meta["model_versions"]["heads"])
         params = {"public_data": public_data, "training_rows": meta.get("training_rows")}
         meta["registered"] = register_built(
-            "nlp", directory, version, nlp_gold_metrics(directory), params, dict(meta.get("data") or {})
+            "nlp",
+            directory,
+            version,
+            nlp_gold_metrics(directory),
+            params,
+            dict(meta.get("data") or {}),
+            nlp_reference(directory),
         )
     return meta
 
@@ -285,7 +354,9 @@ def train_escalation_command(
         metrics = {**escalation_gold_metrics(directory), **_held_out_metrics(meta)}
         params: dict[str, Any] = {k: meta[k] for k in ("base_model", "layers", "max_tokens", "cpu_backend") if k in meta}
         params.update({"epochs": epochs, "time_budget_s": time_budget, "max_rows": max_rows})
-        meta["registered"] = register_built("escalation", directory, meta["model_version"], metrics, params, meta["data"])
+        meta["registered"] = register_built(
+            "escalation", directory, meta["model_version"], metrics, params, meta["data"], escalation_reference(directory)
+        )
     typer.echo(json.dumps(meta, indent=2))
 
 
@@ -298,7 +369,7 @@ ml_registry_app = typer.Typer(
 
 
 def open_registry() -> Any:
-    from services.ml.registry import ModelRegistry
+    from services.common.registry import ModelRegistry
 
     return ModelRegistry.from_settings(load_settings())
 
@@ -331,8 +402,8 @@ def promote_command(
 ) -> None:
     """Make VERSION the champion that workers serve (they pick it up without a restart); refuses a version
     that scores worse than the champion on the gold sets unless --force. The old champion stays registered."""
+    from services.common.registry import CHALLENGER, CHAMPION, RegistryError
     from services.ml.promotion import compare_on_gold
-    from services.ml.registry import CHALLENGER, CHAMPION, RegistryError
 
     registry = open_registry()
     try:

@@ -102,11 +102,28 @@ def fake_sentry() -> Iterator[FakeSentry]:
 
 
 @pytest.fixture(scope="session")
+def analytics_registry(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The model registry the analytics workers watch (the drift check reads served models' references from
+    it), as environment variables; empty until a test registers a model, and read every second."""
+    folder = tmp_path_factory.mktemp("analytics-registry")
+    return {
+        "TEPPAN_MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'registry.db'}",
+        "TEPPAN_MLFLOW_ARTIFACTS": (folder / "artifacts").as_uri(),
+        "TEPPAN_MODEL_REFRESH_S": "1",
+    }
+
+
+@pytest.fixture(scope="session")
 async def analytics(
-    stack: Settings, stack_servers: EmbeddedServers, pipeline: WorkerProcesses, fake_sentry: FakeSentry
+    stack: Settings,
+    stack_servers: EmbeddedServers,
+    pipeline: WorkerProcesses,
+    fake_sentry: FakeSentry,
+    analytics_registry: dict[str, str],
 ) -> AsyncIterator[WorkerProcesses]:
     workers = WorkerProcesses(stack, stack_servers, ANALYTICS_KINDS)
     workers.env["SENTRY_DSN"] = fake_sentry.dsn
+    workers.env.update(analytics_registry)
     for kind in workers.kinds:
         await workers.start(kind)
     try:

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.ml.champion import ServedModel, open_registry_for_workers
-from services.ml.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError, store_uri
+from services.common.champion import ServedModel, open_registry_for_workers
+from services.common.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError, store_uri
 from shared.settings import Settings
 
 LINEAGE = {"domain_train": "f66550b5c26a", "public": {"snips.jsonl": "2fbfb526e8cd"}}
@@ -187,12 +187,22 @@ def test_training_registers_the_version_with_its_gold_figures_and_lineage(data_d
     assert set(gold) == {"gold_intent_accuracy", "gold_tone_macro_f1", "gold_sentiment_macro_f1"}
     assert all(0 <= value <= 1 for value in gold.values())
     assert "registered escalation version 1 as champion" in result.stderr
+    # The drift check's reference: the model's answer shares on the domain held-out rows (all of them here,
+    # where no fast path is built to say which it would escalate).
+    reference = registered["reference"]
+    assert reference["source"] == "domain_heldout.jsonl" and reference["rows"] > 100
+    for head in ("tone", "intent", "confidence"):
+        assert sum(reference[head].values()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_nlp_artefacts_are_scored_on_the_gold_set_and_registered(data_dir: Path, nlp_artifacts_dir: Path) -> None:
-    from services.ml_cli import nlp_gold_metrics, register_built
+    from services.ml_cli import nlp_gold_metrics, nlp_reference, register_built
 
     metrics = nlp_gold_metrics(nlp_artifacts_dir)
     assert set(metrics) == {"gold_intent_accuracy", "gold_tone_macro_f1", "gold_slot_f1", "escalation_rate_gold"}
-    entry = register_built("nlp", nlp_artifacts_dir, "nlp-test", metrics, {}, {"domain_train": "x"})
+    reference = nlp_reference(nlp_artifacts_dir)
+    entry = register_built("nlp", nlp_artifacts_dir, "nlp-test", metrics, {}, {"domain_train": "x"}, reference)
     assert entry["aliases"] == ["champion"] and entry["metrics"] == pytest.approx(metrics)
+    assert entry["reference"] == reference and set(reference["tone"]) <= {
+        "casual", "formal", "warm", "anxious", "direct"
+    }  # fmt: skip

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from schemas import topics
-from services.ml.registry import CHAMPION, ModelRegistry
+from services.common.registry import CHAMPION, ModelRegistry
 from shared.embedded import EmbeddedServers
 from shared.settings import Settings
 from tests.operations.helpers import scratch_database

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final, Literal
 
 from schemas.events import Alert
+from services.analytics.alert_rules.drift import PSI_THRESHOLD, DriftFinding
 from services.analytics.reports.costs import (
     BudgetCrossing,
     Budgets,
@@ -57,7 +58,8 @@ class Observations:
     """The latest figures the rules look at; a None figure leaves its rule untouched.
 
     accuracy and baseline_accuracy feed model_drift: the live accuracy of the champion model and
-    the accuracy it was registered with (None when no baseline is registered).
+    the accuracy it was registered with (None when no baseline is registered). `drift` feeds it too: the
+    served models' heads checked against their registered references (None: no registry to compare with).
     """
 
     total_conversations: int | None = None
@@ -66,6 +68,7 @@ class Observations:
     conversations_per_day: int | None = None
     accuracy: float | None = None
     baseline_accuracy: float | None = None
+    drift: tuple[DriftFinding, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,27 @@ class FiredAlert:
     threshold: float
     fired_at: datetime
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def _model_drift_check(
+    o: Observations, drop: float | None, max_drop: float
+) -> tuple[str, float | None, float, bool, str]:
+    """model_drift: a served model's answers moved away from its registered reference (the worst head's PSI
+    names it), or its accuracy dropped below its registered baseline. Untouched (value None) when neither
+    can be checked."""
+    drifted = sorted((f for f in o.drift or () if f.drifted), key=lambda f: f.psi, reverse=True)
+    if drifted:
+        worst = drifted[0]
+        others = f"; {len(drifted) - 1} more head(s) drifted" if len(drifted) > 1 else ""
+        message = "model drift: " + worst.describe().replace("{", "{{").replace("}", "}}") + others + ": retrain"
+        return (MODEL_DRIFT, worst.psi, PSI_THRESHOLD, True, message)
+    if drop is not None:
+        return (MODEL_DRIFT, drop, max_drop, drop > max_drop,
+                "accuracy dropped {value:.3f} below the registered baseline (> {threshold:.2f}): retrain")  # fmt: skip
+    if o.drift:
+        worst_psi = max(f.psi for f in o.drift)
+        return (MODEL_DRIFT, worst_psi, PSI_THRESHOLD, False, "")
+    return (MODEL_DRIFT, None, PSI_THRESHOLD, False, "")
 
 
 class AlertEngine:
@@ -128,9 +152,7 @@ class AlertEngine:
             (GPU_NEEDED, o.conversations_per_day, t.gpu_needed_conversations_per_day,
              o.conversations_per_day is not None and o.conversations_per_day > t.gpu_needed_conversations_per_day,
              "{value:.0f} conversations per day (> {threshold:.0f}): scale out GPU workers"),
-            (MODEL_DRIFT, drop, t.max_accuracy_drop,
-             drop is not None and drop > t.max_accuracy_drop,
-             "accuracy dropped {value:.3f} below the registered baseline (> {threshold:.2f}): retrain"),
+            _model_drift_check(o, drop, t.max_accuracy_drop),
         ]  # fmt: skip
         fired = []
         for rule, value, threshold, condition, template in checks:

@@ -6,20 +6,38 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from dataclasses import asdict, fields
-from datetime import datetime
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import asyncpg
 
 from services.analytics.alert_rules.core import DAY, LATENCY_WINDOW, AlertState, Observations
+from services.analytics.alert_rules.drift import HEADS, DriftFinding, drift_findings
 from services.analytics.reports import queries
 from services.analytics.reports.costs import Usage
 from shared.db import insert_rows, update_rows
 
 # One `alert_state` row per part of the state.
 STATE_NAMES = tuple(part.name for part in fields(AlertState))
+# Live answers are compared with the reference over the last hour: at demo rates that is thousands of
+# answers, and a shift pages within the hour it starts.
+DRIFT_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ServedReference:
+    """A model in service (the registry's champion) and the answer shares it was registered with."""
+
+    model: str
+    registered_version: int
+    model_version: str
+    reference: Mapping[str, Mapping[str, float]]
+
+
+# Gives the served models' references; empty when there is no registry or nothing registered.
+References = Callable[[], Awaitable[list[ServedReference]]]
 
 
 class AlertTransaction(Protocol):
@@ -51,8 +69,9 @@ class AlertStore(Protocol):
 
 
 class PostgresAlertTransaction:
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: asyncpg.Connection, references: References | None = None) -> None:
         self._connection = connection
+        self._references = references
 
     async def load_state(self) -> AlertState:
         await insert_rows(
@@ -84,8 +103,23 @@ class PostgresAlertTransaction:
             tone_accuracy=day["tone_correct"] / day["tone_labelled"] if day["tone_labelled"] else None,
             p95_latency_ms=p95,
             conversations_per_day=int(day["conversations"]) if day["windows"] else None,
-            # model_drift needs a registered baseline accuracy; no model registry exists yet, so it stays idle.
+            drift=tuple(await self._drift(now)) if self._references is not None else None,
         )
+
+    async def _drift(self, now: datetime) -> list[DriftFinding]:
+        assert self._references is not None
+        served = await self._references()
+        if not served:
+            return []
+        window = await queries.merged_window(self._connection, now - DRIFT_WINDOW, now)
+        predictions: dict[str, dict[str, int]] = window.predictions if window is not None else {}
+        findings: list[DriftFinding] = []
+        for model in served:
+            live: dict[str, Any] = {head: predictions.get(f"{model.model}.{head}", {}) for head in HEADS}
+            findings += drift_findings(
+                model.model, model.registered_version, model.model_version, model.reference, live
+            )
+        return findings
 
     async def weekly_conversations(self, now: datetime) -> int:
         report = await queries.readiness(self._connection, now)
@@ -106,10 +140,11 @@ class PostgresAlertTransaction:
 
 
 class PostgresAlertStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, references: References | None = None) -> None:
         self._pool = pool
+        self._references = references
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresAlertTransaction]:
         async with self._pool.acquire() as connection, connection.transaction():
-            yield PostgresAlertTransaction(connection)
+            yield PostgresAlertTransaction(connection, self._references)

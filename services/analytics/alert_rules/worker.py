@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,13 +27,18 @@ from services.analytics.alert_rules.core import (
     evaluate,
     weekly_due,
 )
-from services.analytics.alert_rules.store import AlertStore, PostgresAlertStore
+from services.analytics.alert_rules.store import AlertStore, PostgresAlertStore, ServedReference
 from services.analytics.reports.costs import Budgets, PriceTable
+from services.common.champion import open_registry_for_workers
+from services.common.registry import CHAMPION, ModelRegistry
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 GROUP_ID = consumer_group("alerts")
+# The models the drift check watches, by their registry names.
+WATCHED_MODELS = ("nlp", "escalation")
 # Snapshots arrive several times a second under load; the rules need not be evaluated more often.
 MIN_EVALUATION_INTERVAL_S = 1.0
 
@@ -116,11 +122,47 @@ def register(broker: KafkaBroker, store: AlertStore, config: AlertConfig) -> Non
     )
 
 
+class RegistryReferences:
+    """The served models' registered references, asked of the registry at most every `refresh_s` seconds (the
+    workers' own refresh period), so a promotion changes the reference as it changes the model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._registry: ModelRegistry | None = None
+        self._cached: list[ServedReference] = []
+        self._fetched_at: float | None = None
+
+    async def __call__(self) -> list[ServedReference]:
+        now = time.monotonic()
+        if self._fetched_at is None or now - self._fetched_at >= self._settings.model_refresh_s:
+            try:
+                self._cached = await asyncio.to_thread(self._read)
+            except Exception:
+                # A registry outage must not stop the other rules; the last references stay in use.
+                log.warning("could not read the model registry for the drift check", exc_info=True)
+            self._fetched_at = now
+        return self._cached
+
+    def _read(self) -> list[ServedReference]:
+        if self._registry is None:
+            self._registry = open_registry_for_workers(self._settings)
+            if self._registry is None:
+                return []
+        served = []
+        for name in WATCHED_MODELS:
+            champion = self._registry.by_alias(name, CHAMPION)
+            if champion is not None and champion.reference:
+                served.append(
+                    ServedReference(name, champion.version, champion.model_version or "", champion.reference)
+                )
+        return served
+
+
 @contextlib.asynccontextmanager
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
     pool = await create_pool(settings)
     try:
-        register(broker, PostgresAlertStore(pool), alert_config(settings))
+        register(broker, PostgresAlertStore(pool, RegistryReferences(settings)), alert_config(settings))
         yield
     finally:
         await pool.close()

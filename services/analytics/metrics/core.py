@@ -210,6 +210,9 @@ def record(
             confidence=event.confidence,
             escalated=event.escalate,
             event_id=event_id,
+            model="escalation" if event.path == "ml" else "nlp",
+            tone=event.tone,
+            intent=event.intent,
         )
     elif isinstance(event, BookingOutcome):
         progress = conversations.get(event.conversation_id)

@@ -6,12 +6,23 @@ published as `figures()`; days and replicas are combined with `merge`, never by 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.analytics.metrics.sketches import RELATIVE_ACCURACY, LatencySketch
+
+CONFIDENCE_BINS = 10
+
+
+def confidence_bin(confidence: float) -> str:
+    """The bin ("0".."9") of a confidence in [0, 1]: tenths, with 1.0 in the top bin."""
+    if not math.isfinite(confidence):
+        return "0"
+    return str(min(CONFIDENCE_BINS - 1, max(0, int(confidence * CONFIDENCE_BINS))))
+
 
 WINDOW = timedelta(minutes=1)
 # CSAT is the share of survey ratings at or above this (4 or 5 stars out of 5), the usual definition.
@@ -97,6 +108,9 @@ class MetricsWindow:
     labelled: dict[str, int] = field(default_factory=dict)
     correct: dict[str, int] = field(default_factory=dict)
     services: dict[str, ServiceStats] = field(default_factory=dict)
+    # Per served model and head ("nlp.tone", "escalation.intent", "nlp.confidence"): how often each answer,
+    # or confidence tenth, was given. The drift check compares these with the registered reference.
+    predictions: dict[str, dict[str, int]] = field(default_factory=dict)
     upsells_offered: int = 0
     upsells_accepted: int = 0
     booking_values: int = 0
@@ -118,6 +132,10 @@ class MetricsWindow:
             self.correct[task] = self.correct.get(task, 0) + count
         for service, stats in other.services.items():
             self.services.setdefault(service, ServiceStats()).merge(stats)
+        for key, counts in other.predictions.items():
+            mine = self.predictions.setdefault(key, {})
+            for answer, count in counts.items():
+                mine[answer] = mine.get(answer, 0) + count
 
     def figures(self) -> dict[str, Any]:
         """The derived figures; a rate or mean is None when its denominator is zero."""
@@ -176,6 +194,7 @@ class MetricsWindow:
             labelled=dict(self.labelled),
             correct=dict(self.correct),
             services={name: stats.to_json() for name, stats in self.services.items()},
+            predictions={key: dict(counts) for key, counts in self.predictions.items()},
         )
         return data
 
@@ -188,6 +207,8 @@ class MetricsWindow:
             labelled=dict(data["labelled"]),
             correct=dict(data["correct"]),
             services={name: ServiceStats.from_json(stats) for name, stats in data["services"].items()},
+            # Windows stored before the drift check counted no predictions.
+            predictions={key: dict(counts) for key, counts in (data.get("predictions") or {}).items()},
         )
         for name in _COUNTERS:
             setattr(window, name, data[name])
@@ -247,13 +268,22 @@ class MetricsAggregator:
         confidence: float,
         escalated: bool,
         event_id: str | None = None,
+        model: str | None = None,
+        tone: str | None = None,
+        intent: str | None = None,
     ) -> None:
-        """One NLP analysis; `escalated` when it was sent to the slow (ML) path."""
+        """One NLP analysis; `escalated` when it was sent to the slow (ML) path. With `model` (the model that
+        answered: "nlp" or "escalation"), its tone, intent and confidence tenth are counted for the drift check."""
         if (w := self._window(at, event_id)) is not None:
             w.analyses += 1
             w.confidence_sum += confidence
             w.escalations += escalated
             w.nlp_latency_ms.add(latency_ms)
+            if model is not None:
+                for head, answer in (("tone", tone), ("intent", intent), ("confidence", confidence_bin(confidence))):
+                    if answer is not None:
+                        counts = w.predictions.setdefault(f"{model}.{head}", {})
+                        counts[answer] = counts.get(answer, 0) + 1
 
     def record_outcome(
         self,

@@ -6,7 +6,7 @@ fast path keeps its core). The analysis it publishes has an id derived from the 
 redelivered request republishes the same event and the logger keeps one row.
 
 The model served is the registry's `escalation@champion` when there is one, else the built folder; a
-promotion is picked up without a restart (services.ml.champion). Each analysis names the version that
+promotion is picked up without a restart (services.common.champion). Each analysis names the version that
 answered it.
 """
 
@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from schemas import topics
 from schemas.events import EscalationRequest, MessageAnalysis
 from schemas.workers import consumer_group
-from services.ml.champion import ServedModel, open_registry_for_workers
+from services.common.champion import ServedModel, open_registry_for_workers
 from services.ml.escalation.batching import DynamicBatcher
 from services.ml.escalation.core import ml_analysis
 from services.ml.escalation.model import EscalationModel, EscalationPrediction

@@ -176,3 +176,20 @@ def test_alert_event_carries_the_fired_alert() -> None:
     assert (event.tags, event.source) == ({"rule": HIGH_LATENCY}, "teppan-alerts")
     debug = FiredAlert("custom", "debug", "m", 1.0, 0.0, T0)
     assert alert_event(debug).level == "info"
+
+
+def test_model_drift_pages_once_for_a_drifted_head_with_the_registered_baseline() -> None:
+    from services.analytics.alert_rules.drift import DriftFinding
+
+    steady = DriftFinding("nlp", 2, "nlp-fast-3+abc", "tone", psi=0.05, p_value=0.3, live_count=900)
+    shifted = DriftFinding("escalation", 4, "escalation-minilm-1+x/v4", "intent", 0.61, 1e-40, 512)
+    engine = AlertEngine()
+    assert engine.evaluate(Observations(drift=(steady,)), T0) == []
+    (alert,) = engine.evaluate(Observations(drift=(steady, shifted)), T0 + timedelta(minutes=1))
+    assert (alert.rule, alert.level, alert.value, alert.threshold) == (MODEL_DRIFT, "error", 0.61, 0.25)
+    assert alert.message.startswith("model drift: escalation v4 (escalation-minilm-1+x/v4): predicted intent PSI 0.610")
+    assert "over 512 live answers" in alert.message
+    # The same episode does not page again; no registry (drift None) leaves the rule as it was.
+    assert engine.evaluate(Observations(drift=(shifted,)), T0 + timedelta(minutes=2)) == []
+    assert engine.evaluate(Observations(), T0 + timedelta(minutes=3)) == []
+    assert engine.state()[MODEL_DRIFT]["active"] is True

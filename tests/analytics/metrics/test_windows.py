@@ -92,3 +92,28 @@ def test_pop_closed_respects_grace(aggregator: MetricsAggregator) -> None:
 def test_rejects_out_of_range_rating() -> None:
     with pytest.raises(ValueError):
         MetricsAggregator().record_survey(at(0), rating=6)
+
+
+def test_each_models_answers_are_counted_for_the_drift_check_and_merge() -> None:
+    aggregator = MetricsAggregator()
+    for i, (model, tone, confidence) in enumerate(
+        [("nlp", "casual", 0.95), ("nlp", "formal", 0.81), ("escalation", "anxious", 0.62), ("nlp", "casual", 1.0)]
+    ):
+        aggregator.record_analysis(
+            at(i), latency_ms=1.0, confidence=confidence, escalated=False, model=model, tone=tone,
+            intent="booking_inquiry", event_id=f"e{i}",
+        )  # fmt: skip
+    aggregator.record_analysis(at(5), latency_ms=1.0, confidence=0.5, escalated=False)  # no model: not counted
+    (window,) = aggregator.open_windows()
+    assert window.predictions == {
+        "nlp.tone": {"casual": 2, "formal": 1},
+        "nlp.intent": {"booking_inquiry": 3},
+        "nlp.confidence": {"9": 2, "8": 1},
+        "escalation.tone": {"anxious": 1},
+        "escalation.intent": {"booking_inquiry": 1},
+        "escalation.confidence": {"6": 1},
+    }
+    merged = merge_windows([window, MetricsWindow.from_json(window.to_json())])
+    assert merged is not None and merged.predictions["nlp.tone"] == {"casual": 4, "formal": 2}
+    stored_before_drift = {k: v for k, v in window.to_json().items() if k != "predictions"}
+    assert MetricsWindow.from_json(stored_before_drift).predictions == {}

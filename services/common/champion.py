@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from services.ml.registry import CHAMPION, ModelRegistry, default_tracking_uri
+from services.common.registry import CHAMPION, ModelRegistry, default_tracking_uri
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

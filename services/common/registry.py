@@ -38,6 +38,9 @@ CHALLENGER = "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
 POSTGRES_SCHEMA = "mlflow"
 LINEAGE_TAG = "teppan.lineage"
+# The shares of the version's answers on its reference set, per head ("tone", "intent", "confidence" tenths):
+# what the drift check compares live answers with.
+REFERENCE_TAG = "teppan.reference"
 MODEL_VERSION_TAG = "teppan.model_version"
 # MLflow keeps a tag value in at most 5,000 characters (8,000 on some stores); a longer lineage is kept
 # as an artefact only, and the tag then says where.
@@ -61,6 +64,7 @@ class RegisteredVersion:
     model_version: str | None = None
     source: str = ""
     run_id: str | None = None
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +75,7 @@ class RegisteredVersion:
             "lineage": self.lineage,
             "params": self.params,
             "model_version": self.model_version,
+            "reference": self.reference,
         }
 
 
@@ -141,6 +146,7 @@ class ModelRegistry:
         params: Mapping[str, Any],
         lineage: Mapping[str, Any],
         model_version: str,
+        reference: Mapping[str, Any] | None = None,
     ) -> RegisteredVersion:
         """Logs `model_dir` with its figures as a run and registers it as the next version of `name`."""
         _check_name(name)
@@ -166,6 +172,7 @@ class ModelRegistry:
         lineage_text = json.dumps(lineage, sort_keys=True)
         tags = {
             MODEL_VERSION_TAG: model_version,
+            REFERENCE_TAG: json.dumps(reference or {}, sort_keys=True),
             LINEAGE_TAG: lineage_text if len(lineage_text) <= MAX_TAG_CHARS else json.dumps({"artifact": "lineage.json"}),
         }
         created = self._client.create_model_version(
@@ -279,6 +286,7 @@ class ModelRegistry:
             model_version=(found.tags or {}).get(MODEL_VERSION_TAG),
             source=found.source,
             run_id=found.run_id,
+            reference=json.loads((found.tags or {}).get(REFERENCE_TAG, "{}")),
         )
 
 
