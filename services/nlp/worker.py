@@ -2,6 +2,10 @@
 
 Event ids of what it publishes are derived from the analysed message's id, so a redelivered turn
 republishes the very same events and every consumer drops the repeat.
+
+The fast path served is the registry's `nlp@champion` when there is one, else the built artefacts; a
+promotion is picked up without a restart (services.common.champion), and each analysis names the registered
+version in `model_versions.registered`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -17,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from schemas import topics
 from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis, Turn
 from schemas.workers import consumer_group
+from services.common.champion import ServedModel, open_registry_for_workers
 from services.nlp.fast_path import Analysis, FastPath
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.settings import Settings
@@ -43,7 +50,11 @@ def about_turn(turn: Turn, kind: str) -> dict[str, Any]:
     }
 
 
-def message_analysis(turn: Turn, analysis: Analysis) -> MessageAnalysis:
+def message_analysis(turn: Turn, analysis: Analysis, registered_version: int | None = None) -> MessageAnalysis:
+    """The analysis event; `registered_version` names the registry version of the fast path that answered."""
+    versions = dict(analysis.model_versions)
+    if registered_version is not None:
+        versions["registered"] = f"nlp/v{registered_version}"
     return MessageAnalysis(
         **about_turn(turn, "analysis"),
         tone=analysis.tone,
@@ -66,7 +77,7 @@ def message_analysis(turn: Turn, analysis: Analysis) -> MessageAnalysis:
         confidence=analysis.confidence,
         escalate=analysis.escalate,
         path="fast",
-        model_versions=analysis.model_versions,
+        model_versions=versions,
         latency_ms=analysis.latency_ms,
         suggested_reply_tone=analysis.suggested_reply_tone,
         suggested_upsells=analysis.suggested_upsells,
@@ -89,7 +100,7 @@ def conversation_key(event: MessageAnalysis | EscalationRequest) -> bytes:
 
 
 class NlpHandler:
-    def __init__(self, broker: KafkaBroker, fast_path: FastPath) -> None:
+    def __init__(self, broker: KafkaBroker, fast_path: ServedModel[FastPath]) -> None:
         self._broker = broker
         self._fast_path = fast_path
 
@@ -97,7 +108,9 @@ class NlpHandler:
         turns = [item.event for item in batch if item.event.role == "customer"]
         if not turns:
             return
-        analyses = self._fast_path.analyze_batch(
+        # One version answers the whole batch: a promotion swaps the model between batches.
+        serving = self._fast_path.serving
+        analyses = serving.model.analyze_batch(
             {
                 "text": turn.text,
                 "requested_slots": turn.context.requested_slots,
@@ -105,7 +118,10 @@ class NlpHandler:
             }
             for turn in turns
         )
-        events = [message_analysis(turn, analysis) for turn, analysis in zip(turns, analyses, strict=True)]
+        events = [
+            message_analysis(turn, analysis, serving.registered_version)
+            for turn, analysis in zip(turns, analyses, strict=True)
+        ]
         escalations = [
             escalation_request(turn, analysis, event)
             for turn, analysis, event in zip(turns, analyses, events, strict=True)
@@ -115,7 +131,7 @@ class NlpHandler:
         await publish_events(self._broker, topics.ML_ESCALATIONS, escalations, key_of=conversation_key)
 
 
-def register(broker: KafkaBroker, fast_path: FastPath) -> None:
+def register(broker: KafkaBroker, fast_path: ServedModel[FastPath]) -> None:
     subscribe_batch(
         broker,
         models={topics.CHAT_TURNS: Turn},
@@ -129,12 +145,33 @@ def register(broker: KafkaBroker, fast_path: FastPath) -> None:
     )
 
 
+def load_fast_path(settings: Settings, directory: Path) -> FastPath:
+    return FastPath.load(directory, escalation_threshold=settings.escalation_threshold)
+
+
+def served_fast_path(settings: Settings) -> ServedModel[FastPath]:
+    return ServedModel(
+        "nlp",
+        settings.nlp_artifacts_path,
+        partial(load_fast_path, settings),
+        lambda fast_path: fast_path.model_versions.get("heads", "nlp"),
+        partial(open_registry_for_workers, settings),
+        refresh_s=settings.model_refresh_s,
+    )
+
+
 @contextlib.asynccontextmanager
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
     # The models load once per process, off the event loop. This room never trains: `teppan worker nlp`
     # (the app layer) builds missing artefacts before it gets here, and without them loading fails clearly.
-    fast_path = await asyncio.to_thread(
-        FastPath.load, settings.nlp_artifacts_path, escalation_threshold=settings.escalation_threshold
-    )
-    register(broker, fast_path)
-    yield
+    served = served_fast_path(settings)
+    await served.start()
+    register(broker, served)
+    watcher = asyncio.create_task(served.run()) if settings.model_refresh_s > 0 else None
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher

@@ -1,5 +1,5 @@
-"""The registry against the real servers: its PostgreSQL store keeps to a schema of its own, and a running
-escalation worker serves a promoted champion without a restart."""
+"""The registry against the real servers: its PostgreSQL store keeps to a schema of its own, and running
+nlp and escalation workers serve a promoted champion without a restart."""
 
 from __future__ import annotations
 
@@ -58,8 +58,11 @@ async def test_the_registry_keeps_its_tables_in_its_own_postgres_schema(
 
 
 @pytest.fixture
-async def registered(tmp_path: Path, escalation_model_dir: Path) -> AsyncIterator[dict[str, str]]:
-    """Two registered versions of the tiny model (v1 champion, v2 challenger) in a registry of the test's own."""
+async def registered(
+    tmp_path: Path, escalation_model_dir: Path, nlp_artifacts_dir: Path
+) -> AsyncIterator[dict[str, str]]:
+    """Two registered versions of the tiny escalation model and of the test fast path (v1 champion, v2
+    challenger) in a registry of the test's own."""
     env = {
         "TEPPAN_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'registry.db'}",
         "TEPPAN_MLFLOW_ARTIFACTS": (tmp_path / "artifacts").as_uri(),
@@ -69,11 +72,13 @@ async def registered(tmp_path: Path, escalation_model_dir: Path) -> AsyncIterato
         registry.register(
             "escalation", escalation_model_dir, metrics=GOLD, params={}, lineage={}, model_version=label
         )
+        registry.register("nlp", nlp_artifacts_dir, metrics=GOLD, params={}, lineage={}, model_version=label)
     yield env
 
 
-async def escalation_label_of_a_new_turn(settings: Settings, db: asyncpg.Pool) -> str:
-    """Sends one customer turn and returns the escalation model version its ML analysis names."""
+async def labels_of_a_new_turn(settings: Settings, db: asyncpg.Pool) -> tuple[str, str]:
+    """Sends one customer turn; returns the registered fast path its analysis names and the escalation model
+    version its ML analysis names."""
     message = chat_message(str(uuid.uuid4()), 0, text="we were thinking something fun for my mom's 70th, 25 ppl")
     await produce_events(settings, topics.CHAT_MESSAGES, [message])
 
@@ -85,11 +90,10 @@ async def escalation_label_of_a_new_turn(settings: Settings, db: asyncpg.Pool) -
 
     assert await wait_for(analysed, timeout_s=60, interval_s=0.2), "no ML analysis within 60 s"
     found = await read_topic(
-        settings,
-        topics.NLP_ANALYSES,
-        lambda e: e.get("message_event_id") == message["event_id"] and e.get("path") == "ml",
+        settings, topics.NLP_ANALYSES, lambda e: e.get("message_event_id") == message["event_id"]
     )
-    return str(json.loads(found[0][1])["model_versions"]["escalation"])
+    by_path = {event["path"]: event["model_versions"] for event in (json.loads(value) for _, value in found)}
+    return str(by_path["fast"].get("registered")), str(by_path["ml"]["escalation"])
 
 
 async def test_a_running_worker_serves_a_promoted_champion_without_a_restart(
@@ -116,14 +120,16 @@ async def test_a_running_worker_serves_a_promoted_champion_without_a_restart(
         await workers.start(kind)
     try:
         # The label is the model's own version and the registered version it was served as.
-        assert await escalation_label_of_a_new_turn(stack, db) == f"{built}/v1"
+        assert await labels_of_a_new_turn(stack, db) == ("nlp/v1", f"{built}/v1")
         await teppan(stack, "ml", "promote", "escalation", "--version", "2", **registered)
+        await teppan(stack, "ml", "promote", "nlp", "--version", "2", **registered)
         labels = []
         for _ in range(20):
-            labels.append(await escalation_label_of_a_new_turn(stack, db))
-            if labels[-1] == f"{built}/v2":
+            labels.append(await labels_of_a_new_turn(stack, db))
+            if labels[-1] == ("nlp/v2", f"{built}/v2"):
                 break
-        assert labels[-1] == f"{built}/v2", labels
-        assert workers.processes["escalation"].returncode is None  # the same process: no restart
+        assert labels[-1] == ("nlp/v2", f"{built}/v2"), labels
+        # The same processes: no restart.
+        assert all(process.returncode is None for process in workers.processes.values())
     finally:
         await workers.stop_all()
