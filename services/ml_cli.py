@@ -32,6 +32,13 @@ def require_escalation_model(directory: Path) -> Path:
 ml_train_app = typer.Typer(
     help="Train a model into $TEPPAN_DATA_DIR/models/<name> and register it.", no_args_is_help=True
 )
+PublicDataOpt = Annotated[
+    bool,
+    typer.Option(
+        "--public/--domain-only",
+        help="Also train on the public sets in $TEPPAN_DATASETS_DIR (or ../shared/datasets) where found.",
+    ),
+]
 RegisterOpt = Annotated[
     bool,
     typer.Option(
@@ -51,6 +58,14 @@ DatasetOpt = Annotated[
 ]
 
 
+def predict_in_batches(model: Any, texts: list[str], batch_size: int = 64) -> list[Any]:
+    """The escalation model's answers to `texts`, asked in batches (memory stays flat on big sets)."""
+    answers: list[Any] = []
+    for start in range(0, len(texts), batch_size):
+        answers += model.predict(texts[start : start + batch_size])
+    return answers
+
+
 def escalation_gold_metrics(directory: Path) -> dict[str, float]:
     """The escalation model alone on every row of the hand-written gold set (`gold_*`, higher is better)."""
     from services.ml import corpora
@@ -58,11 +73,8 @@ def escalation_gold_metrics(directory: Path) -> dict[str, float]:
     from services.ml.evaluation import evaluate_heads
 
     rows = list(corpora.read_jsonl(corpora.HAND_WRITTEN_GOLD))
-    model = EscalationModel(directory)
-    answers = []
-    for start in range(0, len(rows), 64):
-        for prediction in model.predict([row["text"] for row in rows[start : start + 64]]):
-            answers.append({"intent": prediction.intent, "tone": prediction.tone, "sentiment": prediction.sentiment})
+    predictions = predict_in_batches(EscalationModel(directory), [row["text"] for row in rows])
+    answers = [{"intent": p.intent, "tone": p.tone, "sentiment": p.sentiment} for p in predictions]
     figures = evaluate_heads(answers, rows)
     return {f"gold_{name}": value for name, value in figures.items() if value is not None}
 
@@ -138,11 +150,8 @@ def escalation_reference(directory: Path) -> dict[str, Any]:
         escalated = [text for text, analysis in zip(texts, analyses, strict=True) if analysis.escalate]
         if escalated:
             texts, source = escalated, "domain_heldout.jsonl, the rows the fast path escalates"
-    model = EscalationModel(directory)
-    answers = []
-    for start in range(0, len(texts), 64):
-        answers += [(p.tone, p.intent, p.confidence) for p in model.predict(texts[start : start + 64])]
-    return answer_shares(answers, source)
+    predictions = predict_in_batches(EscalationModel(directory), texts)
+    return answer_shares([(p.tone, p.intent, p.confidence) for p in predictions], source)
 
 
 def register_built(
@@ -215,13 +224,7 @@ def train_nlp_command(
     artifacts: Annotated[
         Path | None, typer.Option(help="Artefact folder (default $TEPPAN_DATA_DIR/models/nlp).")
     ] = None,
-    public_data: Annotated[
-        bool,
-        typer.Option(
-            "--public/--domain-only",
-            help="Also train on the public sets in $TEPPAN_DATASETS_DIR (or ../shared/datasets) where found.",
-        ),
-    ] = True,
+    public_data: PublicDataOpt = True,
     dataset: DatasetOpt = None,
     register: RegisterOpt = True,
 ) -> None:
@@ -295,13 +298,7 @@ def train_escalation_command(
     out: Annotated[
         Path | None, typer.Option(help="Model folder (default $TEPPAN_DATA_DIR/models/escalation).")
     ] = None,
-    public_data: Annotated[
-        bool,
-        typer.Option(
-            "--public/--domain-only",
-            help="Also train on the public sets in $TEPPAN_DATASETS_DIR (or ../shared/datasets) where found.",
-        ),
-    ] = True,
+    public_data: PublicDataOpt = True,
     epochs: Annotated[float, typer.Option(help="Passes over the training rows.")] = 2.0,
     time_budget: Annotated[
         float, typer.Option(help="Stop fine-tuning after this many seconds, whatever the epochs.")

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from services.ml_cli import PublicDataOpt, RegisterOpt
 from services.nlp.fast_path import DEFAULT_THRESHOLD, Analysis, FastPath, default_artifact_dir
 
 nlp_app = typer.Typer(help="The NLP fast path: tone, intent, slots and confidence.", no_args_is_help=True)
@@ -245,20 +246,8 @@ def _print_report(report: dict[str, Any]) -> None:
 @nlp_app.command()
 def train(
     artifacts: ArtifactOpt = None,
-    public_data: Annotated[
-        bool,
-        typer.Option(
-            "--public/--domain-only",
-            help="Also train on the public sets in $TEPPAN_DATASETS_DIR (or ../shared/datasets) where found.",
-        ),
-    ] = True,
-    register: Annotated[
-        bool,
-        typer.Option(
-            "--register/--no-register",
-            help="Register the built version in the model registry (champion when there is none, else challenger).",
-        ),
-    ] = True,
+    public_data: PublicDataOpt = True,
+    register: RegisterOpt = True,
 ) -> None:
     """Build the artefacts (static embeddings + heads); says which data it found, scores them on the
     hand-written gold set, registers them, then prints the report (the same as `teppan ml train nlp`)."""

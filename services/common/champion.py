@@ -10,8 +10,9 @@ reached, or a version that fails to load, is logged and the current model stays 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -111,6 +112,18 @@ class ServedModel(Generic[ModelT]):
         while True:
             await asyncio.sleep(self.refresh_s)
             await self.refresh()
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[None]:
+        """Refreshes in the background while the block runs (not at all when `refresh_s` is 0)."""
+        watcher = asyncio.create_task(self.run()) if self.refresh_s > 0 else None
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
     def _champion(self) -> Any:
         if self._registry is None:

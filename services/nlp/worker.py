@@ -10,7 +10,6 @@ version in `model_versions.registered`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -167,11 +166,5 @@ async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[Non
     served = served_fast_path(settings)
     await served.start()
     register(broker, served)
-    watcher = asyncio.create_task(served.run()) if settings.model_refresh_s > 0 else None
-    try:
+    async with served.watching():
         yield
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher

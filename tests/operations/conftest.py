@@ -11,16 +11,10 @@ import pytest
 
 from shared.embedded import EmbeddedServers
 from shared.settings import Settings
-from tests.operations.helpers import scratch_database
+from tests.operations.helpers import scratch_settings
 
 
 @pytest.fixture
 async def ops_settings(stack_servers: EmbeddedServers, tmp_path: Path) -> AsyncIterator[Settings]:
-    assert stack_servers.database_url is not None
-    async with scratch_database(stack_servers.database_url, migrated=True) as url:
-        yield Settings(
-            KAFKA_BOOTSTRAP_SERVERS=stack_servers.kafka_bootstrap_servers,
-            DATABASE_URL=url,
-            REDIS_URL=stack_servers.redis_url,
-            TEPPAN_DATA_DIR=tmp_path / "data",
-        )
+    async with scratch_settings(stack_servers, tmp_path / "data") as settings:
+        yield settings

@@ -21,6 +21,7 @@ from schemas.events import ChatMessage
 from services.analytics.edge_cases.prediction_log import PredictionLog, prediction_log_dir, prediction_record
 from services.ingest.state import IngestState
 from shared.db import migrate
+from shared.embedded import EmbeddedServers
 from shared.settings import Settings
 from tests.stack.analytics_helpers import teppan_command
 from tests.stack.helpers import chat_message
@@ -51,6 +52,20 @@ def sample_prediction(conversation_id: str, timestamp: datetime, user_text: str,
 def with_database(url: str, name: str) -> str:
     """The same server's URL for another database (works for host:port and socket-directory URLs)."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@asynccontextmanager
+async def scratch_settings(stack_servers: EmbeddedServers, data_dir: Path) -> AsyncIterator[Settings]:
+    """Settings for the test stack's broker and Redis with a new, migrated database of their own (dropped
+    afterwards): for tests whose counts would otherwise include every other test's rows."""
+    assert stack_servers.database_url is not None
+    async with scratch_database(stack_servers.database_url, migrated=True) as url:
+        yield Settings(
+            KAFKA_BOOTSTRAP_SERVERS=stack_servers.kafka_bootstrap_servers,
+            DATABASE_URL=url,
+            REDIS_URL=stack_servers.redis_url,
+            TEPPAN_DATA_DIR=data_dir,
+        )
 
 
 @asynccontextmanager

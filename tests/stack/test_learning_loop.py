@@ -21,7 +21,7 @@ import pytest
 
 from shared.embedded import EmbeddedServers
 from shared.settings import Settings
-from tests.operations.helpers import scratch_database
+from tests.operations.helpers import scratch_settings
 from tests.stack.analytics_helpers import teppan, teppan_command
 from tests.stack.dataset_helpers import Seeder, at
 
@@ -33,14 +33,8 @@ LABELLED_EVERY = 4
 
 @pytest.fixture
 async def settings(stack_servers: EmbeddedServers, tmp_path: Path) -> AsyncIterator[Settings]:
-    assert stack_servers.database_url is not None
-    async with scratch_database(stack_servers.database_url, migrated=True) as url:
-        yield Settings(
-            KAFKA_BOOTSTRAP_SERVERS=stack_servers.kafka_bootstrap_servers,
-            DATABASE_URL=url,
-            REDIS_URL=stack_servers.redis_url,
-            TEPPAN_DATA_DIR=tmp_path / "data",
-        )
+    async with scratch_settings(stack_servers, tmp_path / "data") as settings:
+        yield settings
 
 
 async def seed_week(url: str) -> int:

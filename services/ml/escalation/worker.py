@@ -12,7 +12,6 @@ answered it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -139,12 +138,8 @@ async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[Non
         sort_key=len,
     )
     register(broker, batcher, lambda: served.label, settings.escalation_model_threshold)
-    watcher = asyncio.create_task(served.run()) if settings.model_refresh_s > 0 else None
     try:
-        yield
+        async with served.watching():
+            yield
     finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
         await batcher.close()
