@@ -215,6 +215,9 @@ class EscalationRequest(ConversationEvent):
     # The fast path's own analysis: the slow path replaces its tone, intent, sentiment and confidence and
     # keeps its slots, PII, corrections and upsells (the model has no slot head).
     fast_analysis: MessageAnalysis | None = None
+    # The turn's experiment stamp ({experiment: variant}), so a model experiment over the escalation model
+    # answers the turn with its variant's alias, as sticky as ingest's assignment.
+    experiments: dict[str, str] = Field(default_factory=dict)
 
 
 class EdgeCaseFlagged(ConversationEvent):

@@ -392,17 +392,34 @@ def registry_list(
 
 def promote_command(
     name: Annotated[str, typer.Argument(help="The model: nlp, escalation or upsell.")],
-    version: Annotated[int, typer.Option("--version", help="The registered version to make champion.")],
+    version: Annotated[
+        int | None, typer.Option("--version", help="The registered version to make champion.")
+    ] = None,
+    from_experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--from-experiment",
+            help="Promote the model's @challenger when it won this model experiment on live traffic"
+            " (chance to beat the champion >= 95%, no sample-ratio mismatch).",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Promote even when it scores worse than the champion on the gold sets.")
     ] = False,
 ) -> None:
-    """Make VERSION the champion that workers serve (they pick it up without a restart); refuses a version
-    that scores worse than the champion on the gold sets unless --force. The old champion stays registered."""
+    """Make a version the champion that workers serve (they pick it up without a restart): VERSION, or the
+    challenger that won EXPERIMENT. Refuses a version that scores worse than the champion on the gold sets
+    unless --force; --from-experiment also refuses a challenger that has not won. The old champion stays
+    registered."""
     from services.common.registry import CHALLENGER, CHAMPION, RegistryError
     from services.ml.promotion import compare_on_gold
 
+    if (version is None) == (from_experiment is None):
+        raise typer.BadParameter("give exactly one of --version V and --from-experiment EXPERIMENT")
     registry = open_registry()
+    if from_experiment is not None:
+        version = _experiment_winner(registry, name, from_experiment)
+    assert version is not None
     try:
         candidate = registry.get(name, version)
     except RegistryError as error:
@@ -424,3 +441,44 @@ def promote_command(
         registry.delete_alias(name, CHALLENGER)
     forced = " (forced)" if not verdict.allowed else ""
     typer.echo(f"{name} v{version} is now the champion{forced}: " + "; ".join(verdict.reasons))
+
+
+def _experiment_winner(registry: Any, name: str, experiment_name: str) -> int:
+    """The version of `name`@challenger when it won the model experiment; exits 1 (lost or undecided) or 2
+    (no such experiment or challenger) otherwise."""
+    import asyncio
+
+    import asyncpg
+
+    from services.analytics.reports import queries
+    from services.common.experiments import load_experiments
+    from services.common.registry import CHALLENGER
+    from services.ml.promotion import judge_experiment
+    from shared.db import database_url
+
+    settings = load_settings()
+    definitions = {experiment.name: experiment for experiment in load_experiments(settings.experiments_file)}
+    definition = definitions.get(experiment_name)
+    if definition is None:
+        typer.echo(f"unknown experiment {experiment_name!r}; known: {', '.join(definitions) or 'none'}", err=True)
+        raise typer.Exit(2)
+    challenger = registry.by_alias(name, CHALLENGER)
+    if challenger is None:
+        typer.echo(f"{name} has no @{CHALLENGER} version to promote", err=True)
+        raise typer.Exit(2)
+
+    async def report() -> dict[str, Any]:
+        connection = await asyncpg.connect(database_url(settings))
+        try:
+            return await queries.experiment(connection, definition)
+        finally:
+            await connection.close()
+
+    verdict = judge_experiment(asyncio.run(report()), model=name, models=definition.models, challenger=CHALLENGER)
+    if not verdict.allowed:
+        typer.echo(f"refused: {name}@{CHALLENGER} (v{challenger.version}) has not won {experiment_name}:", err=True)
+        for reason in verdict.reasons:
+            typer.echo(f"  {reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{name}@{CHALLENGER} (v{challenger.version}) won {experiment_name}: " + "; ".join(verdict.reasons))
+    return int(challenger.version)

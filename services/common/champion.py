@@ -1,10 +1,14 @@
 """Serving the champion: a worker's model is `models:/<name>@champion` when the registry has one, else the
 folder training built; a promotion is picked up without a restart.
 
-`ServedModel` asks the registry every `TEPPAN_MODEL_REFRESH_S` seconds which version is champion. When it
-moved, the new version is fetched and loaded in a thread while the old one keeps answering, then swapped
-in between two calls: a batch is answered wholly by one version or the other. A registry that cannot be
-reached, or a version that fails to load, is logged and the current model stays in service.
+`ServedModel` asks the registry every `TEPPAN_MODEL_REFRESH_S` seconds which version each alias it serves
+names. When one moved, the new version is fetched and loaded in a thread while the old one keeps answering,
+then swapped in between two calls: a batch is answered wholly by one version or the other. A registry that
+cannot be reached, or a version that fails to load, is logged and the current model stays in service.
+
+Besides `champion` it serves the aliases that model experiments ask for (`challenger`, say): each unit of
+such an experiment is answered by its variant's alias (services.common.experiments.model_alias). An alias
+no version carries is answered by the champion, and two aliases on one version share one loaded model.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -58,6 +62,7 @@ class ServedModel(Generic[ModelT]):
         open_registry: Callable[[], ModelRegistry | None],
         *,
         refresh_s: float,
+        aliases: Iterable[str] = (),
     ) -> None:
         self.name = name
         self._built_dir = built_dir
@@ -66,13 +71,21 @@ class ServedModel(Generic[ModelT]):
         self._open_registry = open_registry
         self._registry: ModelRegistry | None = None
         self.refresh_s = refresh_s
-        self._serving: Serving[ModelT] | None = None
+        # Champion first: it is what every other alias falls back to.
+        self.aliases: tuple[str, ...] = (CHAMPION, *sorted(set(aliases) - {CHAMPION}))
+        self._servings: dict[str, Serving[ModelT]] = {}
 
     @property
     def serving(self) -> Serving[ModelT]:
-        if self._serving is None:
+        """What answers for the champion."""
+        serving = self._servings.get(CHAMPION)
+        if serving is None:
             raise RuntimeError("ServedModel.start() has not run")
-        return self._serving
+        return serving
+
+    def serving_for(self, alias: str) -> Serving[ModelT]:
+        """What answers for `alias`: its registered version when one carries it, else the champion."""
+        return self._servings.get(alias) or self.serving
 
     @property
     def model(self) -> ModelT:
@@ -83,29 +96,56 @@ class ServedModel(Generic[ModelT]):
         return self.serving.label
 
     async def start(self) -> None:
-        """Serve the champion if the registry has one (and it loads), else the built folder."""
-        if not await self.refresh():
+        """Serve the champion if the registry has one (and it loads), else the built folder; and every other
+        alias that a version carries."""
+        await self.refresh()
+        if CHAMPION not in self._servings:
             model = await asyncio.to_thread(self._load, self._built_dir)
-            self._serving = Serving(model, None, self._version_of(model))
+            self._servings[CHAMPION] = Serving(model, None, self._version_of(model))
             log.info("%s: serving the built model %s from %s", self.name, self.label, self._built_dir)
 
     async def refresh(self) -> bool:
-        """Swap in the registry's champion when it differs from what is served; True when it swapped."""
+        """Swap in the version each alias names where it differs from what is served; True when any swapped."""
+        swapped = False
+        for alias in self.aliases:
+            swapped |= await self._refresh_alias(alias)
+        return swapped
+
+    async def _refresh_alias(self, alias: str) -> bool:
+        current = self._servings.get(alias)
         try:
-            champion = await asyncio.to_thread(self._champion)
-            if champion is None:
+            registered = await asyncio.to_thread(self._lookup, alias)
+            if registered is None:
+                # The alias was removed (a challenger promoted, say): its units go back to the champion. The
+                # champion itself keeps what it serves; nothing registered means the built folder.
+                if alias != CHAMPION and current is not None:
+                    del self._servings[alias]
+                    log.info("%s: no version is @%s any more; the champion answers for it", self.name, alias)
+                    return True
                 return False
-            if self._serving is not None and self._serving.registered_version == champion.version:
+            if current is not None and current.registered_version == registered.version:
                 return False
-            model = await asyncio.to_thread(self._fetch_and_load, champion)
+            loaded = self._loaded(registered.version)
+            model = loaded.model if loaded else await asyncio.to_thread(self._fetch_and_load, registered)
         except Exception:
-            # Keep answering with what is loaded: a registry outage must not stop the slow path.
-            log.warning("%s: could not check or load the registry's champion", self.name, exc_info=True)
+            # Keep answering with what is loaded: a registry outage must not stop the worker.
+            log.warning("%s: could not check or load the registry's @%s", self.name, alias, exc_info=True)
             return False
-        previous = self._serving.label if self._serving else None
-        self._serving = Serving(model, champion.version, f"{self._version_of(model)}/v{champion.version}")
-        log.info("%s: now serving registered version %d (%s; was %s)", self.name, champion.version, self.label, previous)
+        previous = current.label if current else None
+        self._servings[alias] = Serving(model, registered.version, f"{self._version_of(model)}/v{registered.version}")
+        log.info(
+            "%s: @%s is now registered version %d (%s; was %s)",
+            self.name,
+            alias,
+            registered.version,
+            self._servings[alias].label,
+            previous,
+        )
         return True
+
+    def _loaded(self, version: int) -> Serving[ModelT] | None:
+        """A serving of `version` already in memory under another alias (a promoted challenger, say)."""
+        return next((s for s in self._servings.values() if s.registered_version == version), None)
 
     async def run(self) -> None:
         """Refresh every `refresh_s` seconds until cancelled."""
@@ -125,13 +165,13 @@ class ServedModel(Generic[ModelT]):
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
 
-    def _champion(self) -> Any:
+    def _lookup(self, alias: str) -> Any:
         if self._registry is None:
             self._registry = self._open_registry()
             if self._registry is None:
                 return None
-        return self._registry.by_alias(self.name, CHAMPION)
+        return self._registry.by_alias(self.name, alias)
 
-    def _fetch_and_load(self, champion: Any) -> ModelT:
+    def _fetch_and_load(self, registered: Any) -> ModelT:
         assert self._registry is not None
-        return self._load(self._registry.fetch(champion))
+        return self._load(self._registry.fetch(registered))

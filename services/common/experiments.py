@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from services.common.registry import CHAMPION
+
 DEFAULT_EXPERIMENTS_FILE = Path(__file__).parent / "config" / "experiments.yaml"
 UNITS = ("customer_id", "conversation_id")
 CONTROL = "control"
@@ -31,6 +33,10 @@ class Experiment:
 
     `attribution_days`: a unit's booking counts as its conversion when it happens within this many days
     of the unit's first exposure (its first turn stamped with the experiment).
+
+    `models`: the registered models (nlp, escalation, upsell) this experiment chooses. In such a model
+    experiment each variant's name is a registry alias (`champion`, `challenger`, or any alias set on a
+    version), and the workers answer each unit with the version that alias names.
     """
 
     name: str
@@ -40,6 +46,7 @@ class Experiment:
     end: datetime | None = None
     control: str = CONTROL
     attribution_days: float = DEFAULT_ATTRIBUTION_DAYS
+    models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -52,6 +59,8 @@ class Experiment:
             raise ValueError(f"experiment {self.name}: control {self.control!r} is not a variant")
         if not (self.attribution_days > 0 and math.isfinite(self.attribution_days)):
             raise ValueError(f"experiment {self.name}: attribution_days must be a positive number of days")
+        if any(not model or not isinstance(model, str) for model in self.models):
+            raise ValueError(f"experiment {self.name}: models must be registered model names")
 
     @property
     def weights(self) -> dict[str, float]:
@@ -102,6 +111,30 @@ def assign_variants(
     }
 
 
+def model_alias(stamped: Mapping[str, str], experiments: Mapping[str, Experiment], model: str) -> str:
+    """The registry alias that answers a unit for `model`: its variant in the first model experiment (in the
+    order of the turn's stamp) that covers `model`, else `champion`.
+
+    `stamped` is the turn's {experiment: variant}, as ingest assigned it, so serving is as sticky as the
+    assignment. A variant the experiment no longer defines, or an experiment no longer in the file, falls
+    back to the champion.
+    """
+    for name, variant in stamped.items():
+        experiment = experiments.get(name)
+        if experiment is not None and model in experiment.models and variant in experiment.weights:
+            return variant
+    return CHAMPION
+
+
+def aliases_in_experiments(experiments: Iterable[Experiment], model: str) -> set[str]:
+    """Every alias a model experiment may ask of `model` (what its worker keeps loaded), champion included."""
+    aliases = {CHAMPION}
+    for experiment in experiments:
+        if model in experiment.models:
+            aliases.update(name for name, _ in experiment.variants)
+    return aliases
+
+
 def _as_utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
@@ -133,6 +166,7 @@ def parse_experiments(data: Mapping[str, Any]) -> list[Experiment]:
                 end=_moment(entry["end"], end=True) if entry.get("end") is not None else None,
                 control=str(entry.get("control") or (CONTROL if CONTROL in names else names[0])),
                 attribution_days=float(entry.get("attribution_days", DEFAULT_ATTRIBUTION_DAYS)),
+                models=_models(entry.get("models")),
             )
         )
     seen = [experiment.name for experiment in experiments]
@@ -140,6 +174,16 @@ def parse_experiments(data: Mapping[str, Any]) -> list[Experiment]:
     if duplicates:
         raise ValueError(f"duplicate experiment names: {duplicates}")
     return experiments
+
+
+def _models(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(model, str) for model in value):
+        return tuple(value)
+    raise ValueError(f"models must be a model name or a list of them, got {value!r}")
 
 
 def load_experiments(path: str | Path | None = None) -> list[Experiment]:

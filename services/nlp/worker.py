@@ -5,14 +5,15 @@ republishes the very same events and every consumer drops the repeat.
 
 The fast path served is the registry's `nlp@champion` when there is one, else the built artefacts; a
 promotion is picked up without a restart (services.common.champion), and each analysis names the registered
-version in `model_versions.registered`.
+version in `model_versions.registered`. A turn stamped with a model experiment over `nlp` is answered by its
+variant's alias (`nlp@challenger`, say); its escalation carries the stamp on to the slow path.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from schemas import topics
 from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis, Turn
 from schemas.workers import consumer_group
 from services.common.champion import ServedModel, open_registry_for_workers
+from services.common.experiments import Experiment, aliases_in_experiments, load_experiments, model_alias
 from services.nlp.fast_path import Analysis, FastPath
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.settings import Settings
@@ -91,6 +93,7 @@ def escalation_request(turn: Turn, analysis: Analysis, fast_analysis: MessageAna
         fast_confidence=analysis.confidence,
         reason="confidence below the escalation threshold",
         fast_analysis=fast_analysis,
+        experiments=dict(turn.experiments),
     )
 
 
@@ -99,45 +102,54 @@ def conversation_key(event: MessageAnalysis | EscalationRequest) -> bytes:
 
 
 class NlpHandler:
-    def __init__(self, broker: KafkaBroker, fast_path: ServedModel[FastPath]) -> None:
+    def __init__(
+        self, broker: KafkaBroker, fast_path: ServedModel[FastPath], experiments: Sequence[Experiment] = ()
+    ) -> None:
         self._broker = broker
         self._fast_path = fast_path
+        self._experiments = {experiment.name: experiment for experiment in experiments}
 
     async def __call__(self, batch: list[Consumed[Turn]]) -> None:
         turns = [item.event for item in batch if item.event.role == "customer"]
         if not turns:
             return
-        # One version answers the whole batch: a promotion swaps the model between batches.
-        serving = self._fast_path.serving
-        analyses = serving.model.analyze_batch(
-            {
-                "text": turn.text,
-                "requested_slots": turn.context.requested_slots,
-                "occurred_at": turn.occurred_at,
-            }
-            for turn in turns
-        )
-        events = [
-            message_analysis(turn, analysis, serving.registered_version)
-            for turn, analysis in zip(turns, analyses, strict=True)
-        ]
-        escalations = [
-            escalation_request(turn, analysis, event)
-            for turn, analysis, event in zip(turns, analyses, events, strict=True)
-            if analysis.escalate
-        ]
+        by_alias: dict[str, list[int]] = {}
+        for index, turn in enumerate(turns):
+            by_alias.setdefault(model_alias(turn.experiments, self._experiments, "nlp"), []).append(index)
+        answered: dict[int, tuple[MessageAnalysis, EscalationRequest | None]] = {}
+        for alias, indexes in by_alias.items():
+            # One version answers each alias's share of the batch: a promotion swaps models between batches.
+            serving = self._fast_path.serving_for(alias)
+            analyses = serving.model.analyze_batch(
+                {
+                    "text": turns[index].text,
+                    "requested_slots": turns[index].context.requested_slots,
+                    "occurred_at": turns[index].occurred_at,
+                }
+                for index in indexes
+            )
+            for index, analysis in zip(indexes, analyses, strict=True):
+                event = message_analysis(turns[index], analysis, serving.registered_version)
+                escalation = escalation_request(turns[index], analysis, event) if analysis.escalate else None
+                answered[index] = (event, escalation)
+        # Published in the turns' order, so a conversation's analyses keep the order of its turns.
+        in_order = [answered[index] for index in range(len(turns))]
+        events = [event for event, _ in in_order]
+        escalations = [escalation for _, escalation in in_order if escalation is not None]
         await publish_events(self._broker, topics.NLP_ANALYSES, events, key_of=conversation_key)
         await publish_events(self._broker, topics.ML_ESCALATIONS, escalations, key_of=conversation_key)
 
 
-def register(broker: KafkaBroker, fast_path: ServedModel[FastPath]) -> None:
+def register(
+    broker: KafkaBroker, fast_path: ServedModel[FastPath], experiments: Sequence[Experiment] = ()
+) -> None:
     subscribe_batch(
         broker,
         models={topics.CHAT_TURNS: Turn},
         group_id=GROUP_ID,
         stage="nlp",
         dlq_topic=topics.NLP_DLQ,
-        handle=NlpHandler(broker, fast_path),
+        handle=NlpHandler(broker, fast_path, experiments),
         outputs={topics.NLP_ANALYSES: MessageAnalysis, topics.ML_ESCALATIONS: EscalationRequest},
         title="nlp",
         description="Tone, intent, sentiment and slots for every customer turn (the fast path).",
@@ -148,7 +160,7 @@ def load_fast_path(settings: Settings, directory: Path) -> FastPath:
     return FastPath.load(directory, escalation_threshold=settings.escalation_threshold)
 
 
-def served_fast_path(settings: Settings) -> ServedModel[FastPath]:
+def served_fast_path(settings: Settings, experiments: Sequence[Experiment] = ()) -> ServedModel[FastPath]:
     return ServedModel(
         "nlp",
         settings.nlp_artifacts_path,
@@ -156,6 +168,7 @@ def served_fast_path(settings: Settings) -> ServedModel[FastPath]:
         lambda fast_path: fast_path.model_versions.get("heads", "nlp"),
         partial(open_registry_for_workers, settings),
         refresh_s=settings.model_refresh_s,
+        aliases=aliases_in_experiments(experiments, "nlp"),
     )
 
 
@@ -163,8 +176,9 @@ def served_fast_path(settings: Settings) -> ServedModel[FastPath]:
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
     # The models load once per process, off the event loop. This room never trains: `teppan worker nlp`
     # (the app layer) builds missing artefacts before it gets here, and without them loading fails clearly.
-    served = served_fast_path(settings)
+    experiments = load_experiments(settings.experiments_file)
+    served = served_fast_path(settings, experiments)
     await served.start()
-    register(broker, served)
+    register(broker, served, experiments)
     async with served.watching():
         yield

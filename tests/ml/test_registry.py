@@ -159,9 +159,52 @@ async def test_a_served_model_switches_to_a_promoted_champion_and_survives_a_reg
     shutil.rmtree(data_dir / "mlflow")
     registry_gone = served()
     registry_gone._registry = model._registry  # the same, now broken, client
-    registry_gone._serving = model.serving
+    registry_gone._servings = dict(model._servings)
     assert await registry_gone.refresh() is False
     assert registry_gone.label == "m-2/v2"
+
+
+async def test_a_served_model_answers_an_experiments_alias_with_its_version_and_falls_back_to_the_champion(
+    registry: ModelRegistry, data_dir: Path, tmp_path: Path
+) -> None:
+    built = built_folder(tmp_path, "built", "built-0")
+    settings = Settings(TEPPAN_DATA_DIR=data_dir, TEPPAN_MODEL_REFRESH_S=0.1)
+    loads: list[Path] = []
+
+    def counting_load(folder: Path) -> Loaded:
+        loads.append(folder)
+        return Loaded(folder)
+
+    register(registry, built_folder(tmp_path, "v1", "m-1"), 0.8)
+    model = ServedModel(
+        "escalation",
+        built,
+        counting_load,
+        lambda m: m.version,
+        lambda: open_registry_for_workers(settings),
+        refresh_s=0.1,
+        aliases={"challenger", "champion"},
+    )
+    await model.start()
+    assert model.aliases == ("champion", "challenger")
+    # No challenger yet: its units get the champion.
+    assert model.serving_for("challenger").label == "m-1/v1"
+    assert model.serving_for("no-such-alias").label == "m-1/v1"
+
+    register(registry, built_folder(tmp_path, "v2", "m-2"), 0.9, "m-2")  # registered as challenger
+    assert await model.refresh() is True
+    assert model.serving_for("challenger").label == "m-2/v2"
+    assert model.serving_for("champion").label == "m-1/v1"
+    assert len(loads) == 2
+
+    # Promoted: the champion moves to v2 without loading it again, and the challenger alias goes away.
+    registry.set_alias("escalation", CHAMPION, 2)
+    registry.delete_alias("escalation", "challenger")
+    assert await model.refresh() is True
+    assert model.serving_for("champion").label == "m-2/v2"
+    assert model.serving_for("challenger").label == "m-2/v2"
+    assert model.serving_for("challenger") is model.serving
+    assert len(loads) == 2
 
 
 def test_workers_do_not_create_a_registry_where_none_was_made(data_dir: Path) -> None:

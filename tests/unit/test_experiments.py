@@ -11,9 +11,11 @@ from services.analytics.reports.experiments import srm_check
 from services.common.experiments import (
     DEFAULT_EXPERIMENTS_FILE,
     Experiment,
+    aliases_in_experiments,
     assign_variants,
     bucket,
     load_experiments,
+    model_alias,
     parse_experiments,
 )
 
@@ -66,6 +68,8 @@ def test_parse_windows_weights_and_control(tmp_path: Path) -> None:
         {"name": "x", "variants": {"a": 1, "b": 1}, "control": "c", "start": "2026-11-01"},
         {"name": "x", "variants": {"a": 1, "b": 1}, "start": "2026-11-01", "attribution_days": 0},
         {"name": "x", "variants": {"a": 1, "b": 1}, "start": "2026-11-01", "attribution_days": "nan"},
+        {"name": "x", "variants": {"a": 1, "b": 1}, "start": "2026-11-01", "models": [""]},
+        {"name": "x", "variants": {"a": 1, "b": 1}, "start": "2026-11-01", "models": {"nlp": 1}},
     ],
 )
 def test_invalid_definitions_are_rejected(entry: dict[str, object]) -> None:
@@ -113,3 +117,37 @@ def test_assignment_follows_weights_and_is_independent_across_experiments() -> N
         for va in ("control", "nlp_enhanced")
     ]
     assert stats.chi2_contingency(table).pvalue > 0.001
+
+
+def test_a_model_experiment_answers_each_unit_with_its_variants_alias() -> None:
+    (models_ab, other) = parse_experiments(
+        {
+            "experiments": [
+                {
+                    "name": "models_ab",
+                    "models": ["nlp", "escalation"],
+                    "control": "champion",
+                    "variants": {"champion": 1, "challenger": 1},
+                    "start": "2026-11-01",
+                },
+                {"name": "reply_style", "variants": {"control": 1, "nlp_enhanced": 1}, "start": "2026-11-01"},
+            ]
+        }
+    )
+    assert models_ab.models == ("nlp", "escalation") and other.models == ()
+    by_name = {"models_ab": models_ab, "reply_style": other}
+    assert aliases_in_experiments(by_name.values(), "nlp") == {"champion", "challenger"}
+    assert aliases_in_experiments(by_name.values(), "upsell") == {"champion"}
+    # The alias follows the turn's stamp, so it is exactly as sticky as ingest's assignment.
+    stamps = [
+        assign_variants(by_name.values(), customer_id=f"c{i}", conversation_id=f"v{i}", at=NOW) for i in range(200)
+    ]
+    for stamp in stamps:
+        assert model_alias(stamp, by_name, "nlp") == stamp["models_ab"]
+        assert model_alias(stamp, by_name, "escalation") == stamp["models_ab"]
+        assert model_alias(stamp, by_name, "upsell") == "champion"  # not a model the experiment chooses
+    assert {model_alias(stamp, by_name, "nlp") for stamp in stamps} == {"champion", "challenger"}
+    # A stamp the definitions no longer know is answered by the champion.
+    assert model_alias({"models_ab": "retired_variant"}, by_name, "nlp") == "champion"
+    assert model_alias({"gone": "challenger"}, by_name, "nlp") == "champion"
+    assert model_alias({}, by_name, "nlp") == "champion"

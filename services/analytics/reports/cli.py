@@ -127,22 +127,39 @@ def experiments_report(
         f" {report['unit']} units; a booking within {report['attribution_window_days']:g} days of the first"
         " exposure converts)"
     )
-    typer.echo(f"  {'variant':<16}{'n':>6}{'conv.':>7}{'rate':>8}{'turns':>8}{'upsell':>8}{'CSAT':>7}")
+    typer.echo(
+        f"  {'variant':<16}{'n':>6}{'conv.':>7}{'rate':>8}{'turns':>8}{'upsell':>8}{'CSAT':>7}"
+        f"{'tone acc.':>14}{'intent acc.':>14}"
+    )
     for variant, v in report["variants"].items():
+        accuracy = v["label_accuracy"]
         typer.echo(
             f"  {variant:<16}{v['n']:>6}{v['conversions']:>7}{v['conversion_rate']:>8.3f}"
             f"{v['avg_turns']:>8.2f}{v['upsell_acceptance']:>8.3f}{_num(v['csat'], '.3f'):>7}"
+            f"{_labelled(accuracy['tone']):>14}{_labelled(accuracy['intent']):>14}"
         )
     srm = report["srm"]
     typer.echo(f"  sample-ratio mismatch: p={_num(srm['p_value'])}{'  FLAGGED' if srm['flagged'] else ''}")
     for variant, c in report["comparisons"].items():
         ci = c["ci95"]
         typer.echo(
-            f"  {variant} vs control: lift {_num(c['lift_abs'], '+.4f')}"
+            f"  {variant} vs {report['control']}: lift {_num(c['lift_abs'], '+.4f')}"
             f" (95% CI {_num(ci and ci[0], '+.4f')} to {_num(ci and ci[1], '+.4f')}),"
             f" relative {_num(c['lift_rel'], '+.2%')}, p={_num(c['p_value'])} ({c['test'] or 'no data'}),"
-            f" chance to beat control {_num(c['chance_to_beat_control'], '.1%')}"
+            f" chance to beat {report['control']} {_num(c['chance_to_beat_control'], '.1%')}"
         )
+        for field, difference in c["label_accuracy"].items():
+            if difference["diff"] is not None:
+                typer.echo(
+                    f"    {field} accuracy on human labels: {difference['diff']:+.3f}, p={_num(difference['p_value'])}"
+                )
+
+
+def _labelled(accuracy: dict[str, Any]) -> str:
+    """`0.850 (40)`: accuracy on human labels and how many; `-` without any."""
+    if not accuracy["labelled"]:
+        return "-"
+    return f"{accuracy['accuracy']:.3f} ({accuracy['labelled']})"
 
 
 @ml_app.command("readiness")

@@ -141,6 +141,19 @@ class ConversationResult:
     booked_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class LabelCheck:
+    """One human label on a turn of an exposed conversation, and whether the answer the pipeline kept for
+    that turn (the ML path's when the turn was escalated) agreed with it. `field` is "tone" or "intent"."""
+
+    variant: str
+    field: str
+    correct: bool
+
+
+LABELLED_FIELDS = ("tone", "intent")
+
+
 @dataclass
 class _VariantData:
     units: set[str]
@@ -153,7 +166,9 @@ class _VariantData:
     satisfied: int = 0
 
 
-def experiment_report(experiment: Experiment, results: Iterable[ConversationResult]) -> dict[str, Any]:
+def experiment_report(
+    experiment: Experiment, results: Iterable[ConversationResult], label_checks: Iterable[LabelCheck] = ()
+) -> dict[str, Any]:
     """The `teppan experiments report NAME --json` document.
 
     Per variant: n distinct exposed units, conversions (units that booked within the attribution window of
@@ -165,6 +180,11 @@ def experiment_report(experiment: Experiment, results: Iterable[ConversationResu
     Fisher's exact when an expected cell < 5), the Bayesian chance to beat control (Beta(1,1)
     priors, exact), and Welch's t-test on turns per conversation and on booking value.
     Results whose variant the experiment does not define are ignored.
+
+    `label_accuracy` per variant and field (tone, intent): how often the answers the variant's conversations
+    got agreed with human labels, with its Wilson 95% interval; against control, the difference and its
+    two-sided p-value. This is how a model experiment (variants naming registry aliases) compares the
+    models' accuracy beside their conversion.
     """
     results = list(results)
     window = timedelta(days=experiment.attribution_days)
@@ -203,8 +223,25 @@ def experiment_report(experiment: Experiment, results: Iterable[ConversationResu
         }
         for name, d in data.items()
     }
+    checks: dict[str, dict[str, list[int]]] = {
+        name: {field: [0, 0] for field in LABELLED_FIELDS} for name in data
+    }
+    for check in label_checks:
+        if check.variant in checks and check.field in LABELLED_FIELDS:
+            tally = checks[check.variant][check.field]
+            tally[0] += 1
+            tally[1] += check.correct
+    for name, fields in checks.items():
+        variants[name]["label_accuracy"] = {
+            field: _accuracy(correct, labelled) for field, (labelled, correct) in fields.items()
+        }
     control = data[experiment.control]
     comparisons = {name: _compare(d, control) for name, d in data.items() if name != experiment.control}
+    for name, comparison in comparisons.items():
+        comparison["label_accuracy"] = {
+            field: _accuracy_difference(checks[name][field], checks[experiment.control][field])
+            for field in LABELLED_FIELDS
+        }
     return {
         "experiment": experiment.name,
         "control": experiment.control,
@@ -214,6 +251,24 @@ def experiment_report(experiment: Experiment, results: Iterable[ConversationResu
         "srm": srm_check({name: v["n"] for name, v in variants.items()}, experiment.weights),
         "comparisons": comparisons,
     }
+
+
+def _accuracy(correct: int, labelled: int) -> dict[str, Any]:
+    return {
+        "labelled": labelled,
+        "correct": correct,
+        "accuracy": correct / labelled if labelled else None,
+        "ci95": list(wilson_interval(correct, labelled)) if labelled else None,
+    }
+
+
+def _accuracy_difference(variant: Sequence[int], control: Sequence[int]) -> dict[str, Any]:
+    """variant's accuracy minus control's, with the two-sided p-value; None without labels on either side."""
+    (n1, x1), (n0, x0) = variant, control
+    if n1 == 0 or n0 == 0:
+        return {"diff": None, "p_value": None, "test": None}
+    p_value, test = two_proportion_test(x1, n1, x0, n0)
+    return {"diff": x1 / n1 - x0 / n0, "p_value": p_value, "test": test}
 
 
 def _attributed(result: ConversationResult, first_exposure: datetime | None, window: timedelta) -> bool:

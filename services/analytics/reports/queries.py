@@ -12,7 +12,7 @@ from typing import Any
 
 from services.analytics.metrics.windows import MetricsWindow, merge_windows
 from services.analytics.reports.costs import Budgets, PriceTable, Usage, cost_report
-from services.analytics.reports.experiments import ConversationResult, experiment_report
+from services.analytics.reports.experiments import ConversationResult, LabelCheck, experiment_report
 from services.analytics.reports.readiness import (
     GROWTH_WINDOW_DAYS,
     LabelledWeek,
@@ -162,8 +162,40 @@ async def experiment_results(connection: Any, experiment: Experiment) -> list[Co
     ]
 
 
+# Human tone and intent labels on turns of the experiment's exposed conversations, each with whether the
+# answer kept for that turn (message_analyses: the ML path's when the turn was escalated) agreed. The
+# conversation's variant is its first stamped turn's, as in EXPERIMENT_SQL.
+EXPERIMENT_LABELS_SQL = """
+WITH assigned AS (
+    SELECT m.conversation_id,
+           (array_agg(m.experiments ->> $1 ORDER BY m.turn_index) FILTER (WHERE m.experiments ? $1))[1] AS variant,
+           min(m.occurred_at) AS started_at
+    FROM messages m
+    GROUP BY m.conversation_id
+    HAVING bool_or(m.experiments ? $1)
+)
+SELECT a.variant, l.field,
+       CASE l.field WHEN 'tone' THEN ma.detected_tone ELSE ma.detected_intent END = l.value #>> '{}' AS correct
+FROM labels l
+JOIN assigned a ON a.conversation_id = l.conversation_id
+JOIN message_analyses ma ON ma.message_event_id = l.message_event_id
+WHERE l.field IN ('tone', 'intent') AND a.started_at >= $2 AND a.started_at < $3
+"""
+
+
+async def experiment_label_checks(connection: Any, experiment: Experiment) -> list[LabelCheck]:
+    rows = await connection.fetch(
+        EXPERIMENT_LABELS_SQL, experiment.name, experiment.start, experiment.end or EVER[1]
+    )
+    return [LabelCheck(row["variant"], row["field"], bool(row["correct"])) for row in rows]
+
+
 async def experiment(connection: Any, definition: Experiment) -> dict[str, Any]:
-    return experiment_report(definition, await experiment_results(connection, definition))
+    return experiment_report(
+        definition,
+        await experiment_results(connection, definition),
+        await experiment_label_checks(connection, definition),
+    )
 
 
 async def readiness_counts(connection: Any, as_of: datetime, active_since: datetime) -> ReadinessCounts:

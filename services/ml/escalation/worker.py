@@ -6,8 +6,9 @@ fast path keeps its core). The analysis it publishes has an id derived from the 
 redelivered request republishes the same event and the logger keeps one row.
 
 The model served is the registry's `escalation@champion` when there is one, else the built folder; a
-promotion is picked up without a restart (services.common.champion). Each analysis names the version that
-answered it.
+promotion is picked up without a restart (services.common.champion). A request stamped with a model
+experiment over `escalation` is answered by its variant's alias (`escalation@challenger`, say). Each
+analysis names the version that answered it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from schemas import topics
 from schemas.events import EscalationRequest, MessageAnalysis
 from schemas.workers import consumer_group
 from services.common.champion import ServedModel, open_registry_for_workers
+from services.common.experiments import Experiment, aliases_in_experiments, load_experiments, model_alias
 from services.ml.escalation.batching import DynamicBatcher
 from services.ml.escalation.core import ml_analysis
 from services.ml.escalation.model import EscalationModel, EscalationPrediction
@@ -35,42 +37,64 @@ log = logging.getLogger(__name__)
 GROUP_ID = consumer_group("escalation")
 
 PublishAnalyses = Callable[[Sequence[MessageAnalysis]], Awaitable[None]]
+# What the batcher carries: (alias, text) in, (prediction, label of the version that made it) out.
+AliasedText = tuple[str, str]
+LabelledPrediction = tuple[EscalationPrediction, str]
+
+
+def predict_by_alias(
+    served: ServedModel[EscalationModel], items: Sequence[AliasedText]
+) -> list[LabelledPrediction]:
+    """One model call per alias present in the batch (usually one); answers in the items' order, each with
+    the label of the version that made it."""
+    by_alias: dict[str, list[int]] = {}
+    for index, (alias, _) in enumerate(items):
+        by_alias.setdefault(alias, []).append(index)
+    answers: dict[int, LabelledPrediction] = {}
+    for alias, indexes in by_alias.items():
+        serving = served.serving_for(alias)
+        predictions = serving.model.predict([items[index][1] for index in indexes])
+        for index, prediction in zip(indexes, predictions, strict=True):
+            answers[index] = (prediction, serving.label)
+    return [answers[index] for index in range(len(items))]
 
 
 class EscalationHandler:
     def __init__(
         self,
-        batcher: DynamicBatcher[str, EscalationPrediction],
+        batcher: DynamicBatcher[AliasedText, LabelledPrediction],
         publish: PublishAnalyses,
         *,
-        model_version: Callable[[], str],
         unsure_below: float,
+        experiments: Sequence[Experiment] = (),
     ) -> None:
         self._batcher = batcher
         self._publish = publish
-        self._model_version = model_version
         self._unsure_below = unsure_below
+        self._experiments = {experiment.name: experiment for experiment in experiments}
 
     async def __call__(self, batch: list[Consumed[EscalationRequest]]) -> None:
         requests = [item.event for item in batch]
         if not requests:
             return
         started = time.perf_counter()
-        # Read before answering: a promotion swaps the model between batches, never inside one, so the
-        # label read here may at worst be the previous version's for a batch the new one answered first.
-        version = self._model_version()
-        predictions = await self._batcher.submit_many([request.text for request in requests])
+        answers = await self._batcher.submit_many(
+            [
+                (model_alias(request.experiments, self._experiments, "escalation"), request.text)
+                for request in requests
+            ]
+        )
         # Each turn's latency is its batch's: the batch is what it waited for.
         latency_ms = (time.perf_counter() - started) * 1000
         analyses = [
             ml_analysis(
                 request,
                 prediction,
-                model_version=version,
+                model_version=label,
                 unsure_below=self._unsure_below,
                 latency_ms=latency_ms,
             )
-            for request, prediction in zip(requests, predictions, strict=True)
+            for request, (prediction, label) in zip(requests, answers, strict=True)
         ]
         await self._publish(analyses)
 
@@ -81,9 +105,9 @@ def _conversation_key(event: MessageAnalysis) -> bytes:
 
 def register(
     broker: KafkaBroker,
-    batcher: DynamicBatcher[str, EscalationPrediction],
-    model_version: Callable[[], str],
+    batcher: DynamicBatcher[AliasedText, LabelledPrediction],
     unsure_below: float,
+    experiments: Sequence[Experiment] = (),
 ) -> None:
     publish = partial(publish_events, broker, topics.NLP_ANALYSES, key_of=_conversation_key)
     subscribe_batch(
@@ -92,7 +116,7 @@ def register(
         group_id=GROUP_ID,
         stage="escalation",
         dlq_topic=topics.ML_DLQ,
-        handle=EscalationHandler(batcher, publish, model_version=model_version, unsure_below=unsure_below),
+        handle=EscalationHandler(batcher, publish, unsure_below=unsure_below, experiments=experiments),
         outputs={topics.NLP_ANALYSES: MessageAnalysis},
         title="escalation",
         description='The slow path: the fine-tuned transformer answers every escalated turn (path "ml").',
@@ -106,7 +130,7 @@ def load_model(settings: Settings, directory: Path | None = None) -> EscalationM
     )
 
 
-def served_model(settings: Settings) -> ServedModel[EscalationModel]:
+def served_model(settings: Settings, experiments: Sequence[Experiment] = ()) -> ServedModel[EscalationModel]:
     return ServedModel(
         "escalation",
         settings.escalation_model_path,
@@ -114,6 +138,7 @@ def served_model(settings: Settings) -> ServedModel[EscalationModel]:
         lambda model: model.version,
         partial(open_registry_for_workers, settings),
         refresh_s=settings.model_refresh_s,
+        aliases=aliases_in_experiments(experiments, "escalation"),
     )
 
 
@@ -121,7 +146,8 @@ def served_model(settings: Settings) -> ServedModel[EscalationModel]:
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
     # This room's worker never trains: `teppan ml train escalation` builds the model first, and the app
     # layer (`teppan worker escalation`) refuses to start, saying so, without it.
-    served = served_model(settings)
+    experiments = load_experiments(settings.experiments_file)
+    served = served_model(settings, experiments)
     await served.start()
     log.info(
         "escalation model %s loaded on %s (%s, %d thread(s))",
@@ -130,14 +156,14 @@ async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[Non
         served.model.backend,
         settings.escalation_threads,
     )
-    batcher: DynamicBatcher[str, EscalationPrediction] = DynamicBatcher(
-        # Through `served`, so each batch goes to whichever version is in service when it runs.
-        lambda texts: served.model.predict(texts),
+    batcher: DynamicBatcher[AliasedText, LabelledPrediction] = DynamicBatcher(
+        # Through `served`, so each batch goes to whichever versions are in service when it runs.
+        partial(predict_by_alias, served),
         max_batch_size=settings.escalation_max_batch_size,
         max_queue_delay_ms=settings.escalation_max_queue_delay_ms,
-        sort_key=len,
+        sort_key=lambda item: len(item[1]),
     )
-    register(broker, batcher, lambda: served.label, settings.escalation_model_threshold)
+    register(broker, batcher, settings.escalation_model_threshold, experiments)
     try:
         async with served.watching():
             yield

@@ -11,6 +11,7 @@ from scipy.stats.contingency import relative_risk
 
 from services.analytics.reports.experiments import (
     ConversationResult,
+    LabelCheck,
     chance_to_beat,
     experiment_report,
     newcombe_diff_ci,
@@ -140,7 +141,9 @@ def test_report_matches_independent_computation() -> None:
         units = {r.unit_id for r in mine}
         converted = {r.unit_id for r in mine if r.booked}
         rated = [r.rating for r in mine if r.rating is not None]
+        no_labels = {"labelled": 0, "correct": 0, "accuracy": None, "ci95": None}
         assert report["variants"][name] == {
+            "label_accuracy": {"tone": no_labels, "intent": no_labels},
             "n": len(units),
             "conversions": len(converted),
             "conversion_rate": pytest.approx(len(converted) / len(units)),
@@ -182,8 +185,10 @@ def test_report_matches_independent_computation() -> None:
 
 def test_empty_report_keeps_the_documented_shape() -> None:
     report = experiment_report(REPLY_STYLE, [])
+    no_labels = {"labelled": 0, "correct": 0, "accuracy": None, "ci95": None}
     assert report["variants"]["control"] == {
         "n": 0, "conversions": 0, "conversion_rate": 0.0, "avg_turns": 0.0, "upsell_acceptance": 0.0, "csat": None,
+        "label_accuracy": {"tone": no_labels, "intent": no_labels},
     }  # fmt: skip
     assert report["srm"] == {"p_value": None, "flagged": False}
     comparison = report["comparisons"]["nlp_enhanced"]
@@ -227,3 +232,25 @@ def test_every_exposed_unit_counts_and_a_booking_converts_only_within_the_attrib
     counts = {name: (v["n"], v["conversions"]) for name, v in wider["variants"].items()}
     assert counts == {"control": (3, 2), "nlp_enhanced": (2, 2)}
     assert wider["attribution_window_days"] == 10
+
+
+def test_label_accuracy_per_variant_and_its_difference_match_scipy() -> None:
+    checks = (
+        [LabelCheck("control", "intent", i < 60) for i in range(100)]
+        + [LabelCheck("nlp_enhanced", "intent", i < 80) for i in range(100)]
+        + [LabelCheck("nlp_enhanced", "tone", i < 3) for i in range(4)]
+        + [LabelCheck("unknown_variant", "intent", True), LabelCheck("control", "entity", True)]
+    )
+    report = experiment_report(REPLY_STYLE, [], checks)
+    control = report["variants"]["control"]["label_accuracy"]
+    challenger = report["variants"]["nlp_enhanced"]["label_accuracy"]
+    assert (control["intent"]["labelled"], control["intent"]["correct"], control["intent"]["accuracy"]) == (100, 60, 0.6)
+    assert challenger["intent"]["accuracy"] == 0.8
+    assert challenger["tone"]["accuracy"] == 0.75 and control["tone"]["accuracy"] is None
+    low, high = challenger["intent"]["ci95"]
+    assert low < 0.8 < high
+    difference = report["comparisons"]["nlp_enhanced"]["label_accuracy"]
+    assert difference["intent"]["diff"] == pytest.approx(0.2)
+    chi2 = stats.chi2_contingency([[80, 20], [60, 40]], correction=False)
+    assert difference["intent"]["p_value"] == pytest.approx(chi2.pvalue, rel=1e-9)
+    assert difference["tone"] == {"diff": None, "p_value": None, "test": None}  # no control labels
