@@ -272,7 +272,7 @@ def train_upsell_command(
 
     settings = load_settings()
     built = open_dataset(dataset)
-    directory = out or settings.data_dir / "models" / "upsell"
+    directory = out or settings.upsell_model_path
     try:
         meta = train_upsell(built.upsell_rows(), directory)
     except ValueError as refusal:

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         return self.escalation_model_dir or self.data_dir / "models" / "escalation"
 
     @property
+    def upsell_model_path(self) -> Path:
+        """Where `teppan ml train upsell` builds the upsell model; the nlp worker serves it when nothing is
+        registered (and the rules when it is not built either)."""
+        return self.data_dir / "models" / "upsell"
+
+    @property
     def stack_env_path(self) -> Path:
         return self.data_dir / STACK_ENV_NAME
 

@@ -11,6 +11,16 @@ from pathlib import Path
 
 from schemas.vocabulary import UPSELL_MENU_FILE, Upsell, load_upsell_menu
 
+# Nothing is offered to an unhappy or off-topic customer, nor to an anxious one asking about prices; the
+# rules and the upsell model's ranker (services.nlp.upsell_ranking) share this guard.
+NO_UPSELL_INTENTS = frozenset({"complaint", "other"})
+
+
+def no_upsell_moment(intent: object, tone: object) -> bool:
+    """Whether the message is no moment to offer anything."""
+    return intent in NO_UPSELL_INTENTS or (tone == "anxious" and intent == "pricing_question")
+
+
 _CELEBRATION = re.compile(r"birthday|anniversary|wedding|graduation|celebrat|engagement|retirement|special")
 
 
@@ -52,7 +62,7 @@ class UpsellCatalog:
         Nothing is offered to an unhappy customer; celebrations get the premium items; big parties get the
         sides that scale, and a second chef past 25 guests so the food keeps pace.
         """
-        if intent in ("complaint", "other") or tone == "anxious" and intent == "pricing_question":
+        if no_upsell_moment(intent, tone):
             return []
         picks: list[str] = []
         if party_size is not None and party_size > 25:

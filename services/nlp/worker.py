@@ -7,6 +7,11 @@ The fast path served is the registry's `nlp@champion` when there is one, else th
 promotion is picked up without a restart (services.common.champion), and each analysis names the registered
 version in `model_versions.registered`. A turn stamped with a model experiment over `nlp` is answered by its
 variant's alias (`nlp@challenger`, say); its escalation carries the stamp on to the slow path.
+
+`suggested_upsells` come from the upsell model (`upsell@champion`, or a folder `teppan ml train upsell`
+built) when there is one, scored on what this worker has seen of the conversation so far
+(services.nlp.upsell_ranking.ConversationMemory), and from the fast path's rules otherwise; the analysis
+names the upsell model's version in `model_versions.upsell` when it answered.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from faststream.kafka import KafkaBroker
 
 from schemas import topics
 from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis, Turn
+from schemas.vocabulary import load_upsell_menu
 from schemas.workers import consumer_group
 from services.common.champion import ServedModel, open_registry_for_workers
 from services.common.experiments import Experiment, aliases_in_experiments, load_experiments, model_alias
+from services.common.upsell.model import is_built as upsell_model_is_built
 from services.nlp.fast_path import Analysis, FastPath
+from services.nlp.upsell_ranking import ConversationMemory, UpsellRanker
 from shared.consumer import Consumed, publish_events, subscribe_batch
 from shared.settings import Settings
 
@@ -51,11 +59,21 @@ def about_turn(turn: Turn, kind: str) -> dict[str, Any]:
     }
 
 
-def message_analysis(turn: Turn, analysis: Analysis, registered_version: int | None = None) -> MessageAnalysis:
-    """The analysis event; `registered_version` names the registry version of the fast path that answered."""
+# The upsell model's picks for a turn and the label of the version that made them.
+ModelUpsells = tuple[list[str], str]
+
+
+def message_analysis(
+    turn: Turn, analysis: Analysis, registered_version: int | None = None, model_upsells: ModelUpsells | None = None
+) -> MessageAnalysis:
+    """The analysis event; `registered_version` names the registry version of the fast path that answered, and
+    `model_upsells` (when the upsell model answered) replace the rules' suggestions."""
     versions = dict(analysis.model_versions)
     if registered_version is not None:
         versions["registered"] = f"nlp/v{registered_version}"
+    suggested_upsells = analysis.suggested_upsells
+    if model_upsells is not None:
+        suggested_upsells, versions["upsell"] = model_upsells
     return MessageAnalysis(
         **about_turn(turn, "analysis"),
         tone=analysis.tone,
@@ -81,7 +99,7 @@ def message_analysis(turn: Turn, analysis: Analysis, registered_version: int | N
         model_versions=versions,
         latency_ms=analysis.latency_ms,
         suggested_reply_tone=analysis.suggested_reply_tone,
-        suggested_upsells=analysis.suggested_upsells,
+        suggested_upsells=suggested_upsells,
     )
 
 
@@ -103,21 +121,47 @@ def conversation_key(event: MessageAnalysis | EscalationRequest) -> bytes:
 
 class NlpHandler:
     def __init__(
-        self, broker: KafkaBroker, fast_path: ServedModel[FastPath], experiments: Sequence[Experiment] = ()
+        self,
+        broker: KafkaBroker,
+        fast_path: ServedModel[FastPath],
+        experiments: Sequence[Experiment] = (),
+        upsells: ServedModel[UpsellRanker | None] | None = None,
+        memory: ConversationMemory | None = None,
     ) -> None:
         self._broker = broker
         self._fast_path = fast_path
         self._experiments = {experiment.name: experiment for experiment in experiments}
+        self._upsells = upsells
+        self._memory = memory or ConversationMemory()
 
     async def __call__(self, batch: list[Consumed[Turn]]) -> None:
         turns = [item.event for item in batch if item.event.role == "customer"]
         if not turns:
             return
-        by_alias: dict[str, list[int]] = {}
+        answers = self._analyse(turns)
+        model_upsells = self._model_upsells(turns, [analysis for analysis, _ in answers])
+        # Published in the turns' order, so a conversation's analyses keep the order of its turns.
+        events: list[MessageAnalysis] = []
+        escalations: list[EscalationRequest] = []
+        for turn, (analysis, version), upsells in zip(turns, answers, model_upsells, strict=True):
+            event = message_analysis(turn, analysis, version, upsells)
+            events.append(event)
+            if analysis.escalate:
+                escalations.append(escalation_request(turn, analysis, event))
+        await publish_events(self._broker, topics.NLP_ANALYSES, events, key_of=conversation_key)
+        await publish_events(self._broker, topics.ML_ESCALATIONS, escalations, key_of=conversation_key)
+
+    def _by_alias(self, turns: Sequence[Turn], model: str) -> dict[str, list[int]]:
+        """The turns' positions grouped by the registry alias that answers them for `model`."""
+        groups: dict[str, list[int]] = {}
         for index, turn in enumerate(turns):
-            by_alias.setdefault(model_alias(turn.experiments, self._experiments, "nlp"), []).append(index)
-        answered: dict[int, tuple[MessageAnalysis, EscalationRequest | None]] = {}
-        for alias, indexes in by_alias.items():
+            groups.setdefault(model_alias(turn.experiments, self._experiments, model), []).append(index)
+        return groups
+
+    def _analyse(self, turns: Sequence[Turn]) -> list[tuple[Analysis, int | None]]:
+        """Each turn's analysis and the registered fast-path version that made it, in the turns' order."""
+        answers: dict[int, tuple[Analysis, int | None]] = {}
+        for alias, indexes in self._by_alias(turns, "nlp").items():
             # One version answers each alias's share of the batch: a promotion swaps models between batches.
             serving = self._fast_path.serving_for(alias)
             analyses = serving.model.analyze_batch(
@@ -129,19 +173,52 @@ class NlpHandler:
                 for index in indexes
             )
             for index, analysis in zip(indexes, analyses, strict=True):
-                event = message_analysis(turns[index], analysis, serving.registered_version)
-                escalation = escalation_request(turns[index], analysis, event) if analysis.escalate else None
-                answered[index] = (event, escalation)
-        # Published in the turns' order, so a conversation's analyses keep the order of its turns.
-        in_order = [answered[index] for index in range(len(turns))]
-        events = [event for event, _ in in_order]
-        escalations = [escalation for _, escalation in in_order if escalation is not None]
-        await publish_events(self._broker, topics.NLP_ANALYSES, events, key_of=conversation_key)
-        await publish_events(self._broker, topics.ML_ESCALATIONS, escalations, key_of=conversation_key)
+                answers[index] = (analysis, serving.registered_version)
+        return [answers[index] for index in range(len(turns))]
+
+    def _model_upsells(self, turns: Sequence[Turn], analyses: Sequence[Analysis]) -> list[ModelUpsells | None]:
+        """The upsell model's picks per turn (one model call per alias present), None where the rules stand."""
+        picks: list[ModelUpsells | None] = [None] * len(turns)
+        if self._upsells is None:
+            return picks
+        # Every turn is remembered, whether or not a model answers now: one promoted later reads it all.
+        rows = [
+            self._memory.observe(
+                turn.conversation_id,
+                turn.text,
+                analysis.tone,
+                _entity_value(analysis, "party_size"),
+                _entity_value(analysis, "date"),
+                turn.occurred_at,
+                turn_index=turn.turn_index,
+            )
+            for turn, analysis in zip(turns, analyses, strict=True)
+        ]
+        for alias, indexes in self._by_alias(turns, "upsell").items():
+            serving = self._upsells.serving_for(alias)
+            if serving.model is None:
+                continue
+            suggested = serving.model.suggest_batch(
+                [rows[index] for index in indexes],
+                mentioned=[analyses[index].upsells_mentioned for index in indexes],
+                intents=[analyses[index].intent for index in indexes],
+                tones=[analyses[index].tone for index in indexes],
+            )
+            for index, items in zip(indexes, suggested, strict=True):
+                picks[index] = (items, serving.label)
+        return picks
+
+
+def _entity_value(analysis: Analysis, name: str) -> Any:
+    entity = analysis.entities.get(name)
+    return None if entity is None else entity.value
 
 
 def register(
-    broker: KafkaBroker, fast_path: ServedModel[FastPath], experiments: Sequence[Experiment] = ()
+    broker: KafkaBroker,
+    fast_path: ServedModel[FastPath],
+    experiments: Sequence[Experiment] = (),
+    upsells: ServedModel[UpsellRanker | None] | None = None,
 ) -> None:
     subscribe_batch(
         broker,
@@ -149,7 +226,7 @@ def register(
         group_id=GROUP_ID,
         stage="nlp",
         dlq_topic=topics.NLP_DLQ,
-        handle=NlpHandler(broker, fast_path, experiments),
+        handle=NlpHandler(broker, fast_path, experiments, upsells),
         outputs={topics.NLP_ANALYSES: MessageAnalysis, topics.ML_ESCALATIONS: EscalationRequest},
         title="nlp",
         description="Tone, intent, sentiment and slots for every customer turn (the fast path).",
@@ -172,13 +249,34 @@ def served_fast_path(settings: Settings, experiments: Sequence[Experiment] = ())
     )
 
 
+def load_upsell_ranker(directory: Path) -> UpsellRanker | None:
+    """The upsell model in `directory`, limited to today's menu; None (the rules answer) when none was built."""
+    if not upsell_model_is_built(directory):
+        return None
+    return UpsellRanker.load(directory, items=[item.id for item in load_upsell_menu().items])
+
+
+def served_upsells(settings: Settings, experiments: Sequence[Experiment] = ()) -> ServedModel[UpsellRanker | None]:
+    return ServedModel(
+        "upsell",
+        settings.upsell_model_path,
+        load_upsell_ranker,
+        lambda ranker: "rules" if ranker is None else ranker.version,
+        partial(open_registry_for_workers, settings),
+        refresh_s=settings.model_refresh_s,
+        aliases=aliases_in_experiments(experiments, "upsell"),
+    )
+
+
 @contextlib.asynccontextmanager
 async def lifespan(settings: Settings, broker: KafkaBroker) -> AsyncIterator[None]:
     # The models load once per process, off the event loop. This room never trains: `teppan worker nlp`
     # (the app layer) builds missing artefacts before it gets here, and without them loading fails clearly.
     experiments = load_experiments(settings.experiments_file)
     served = served_fast_path(settings, experiments)
+    upsells = served_upsells(settings, experiments)
     await served.start()
-    register(broker, served, experiments)
-    async with served.watching():
+    await upsells.start()
+    register(broker, served, experiments, upsells)
+    async with served.watching(), upsells.watching():
         yield

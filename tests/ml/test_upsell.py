@@ -1,12 +1,15 @@
 """The upsell model: on synthetic rows with a real signal it beats the popularity baseline on a time-ordered
 held-out split; it refuses too few rows, ignores and counts unknown items, handles missing values, ranks
-candidates once loaded, and feature building survives any row."""
+candidates once loaded, and feature building survives any row. The features and the serving half live in
+services.common.upsell (the nlp room serves the model); services.ml.upsell re-exports them."""
 
 from __future__ import annotations
 
 import json
 import math
 import random
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.vocabulary import TONES, load_upsell_menu
-from services.ml.upsell.features import (
+from services.common.upsell.features import (
     FEATURES,
     SEASONS,
     UpsellVocabulary,
@@ -25,13 +28,10 @@ from services.ml.upsell.features import (
     candidate_features,
     row_context,
 )
+from services.common.upsell.model import META_FILE, MODEL_FILE, UpsellModel, is_built
 from services.ml.upsell.model import (
-    META_FILE,
     MIN_ROWS,
-    MODEL_FILE,
-    UpsellModel,
     held_out_start,
-    is_built,
     precision_at_1,
     rows_digest,
     run_upsell_training,
@@ -246,6 +246,43 @@ def test_training_from_the_dataset_file_skips_malformed_lines(tmp_path: Path) ->
     (tmp_path / "few.jsonl").write_text("\n".join(lines[:10]) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="too few rows.*3 malformed lines"):
         run_upsell_training(tmp_path / "few.jsonl", tmp_path / "none")
+
+
+def test_the_training_package_re_exports_the_serving_half() -> None:
+    from services.common import upsell as serving
+    from services.common.upsell import features as common_features
+    from services.common.upsell import model as common_model
+    from services.ml import upsell as training
+    from services.ml.upsell import features as ml_features
+    from services.ml.upsell import model as ml_model
+
+    for name in ml_features.__all__:
+        assert getattr(ml_features, name) is getattr(common_features, name), name
+    for name in ("META_FILE", "MODEL_FILE", "MODEL_VERSION_PREFIX", "UpsellModel", "is_built", "read_meta"):
+        assert getattr(ml_model, name) is getattr(common_model, name), name
+    assert training.UpsellModel is serving.UpsellModel is common_model.UpsellModel
+    # The model trains with the very features it is served with.
+    assert ml_model.FEATURES is serving.FEATURES and ml_model.build_examples is common_features.build_examples
+
+
+def test_a_folder_saved_by_training_loads_without_services_ml(trained: tuple[Path, dict[str, Any]]) -> None:
+    """The saved format is unchanged by the move: the pickle holds only scikit-learn objects, so a fresh
+    interpreter loads and scores it importing services.common alone."""
+    directory, meta = trained
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from services.common.upsell import UpsellModel\n"
+        f"model = UpsellModel.load(Path({str(directory)!r}))\n"
+        "print(model.version, len(model.rank({'party_size': 40}, ['lobster', 'gyoza'])))\n"
+        "assert not [m for m in sys.modules if m.startswith('services.ml')], 'services.ml was imported'\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [meta["model_version"], "2"]
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

@@ -1,5 +1,6 @@
 """Collected data in, registered models out: build a dataset from what the database holds, train the upsell
-and the escalation model on it through the CLI, and find both registered with the dataset as lineage.
+and the escalation model on it through the CLI, and find both registered with the dataset as lineage; a
+running nlp worker then suggests the registered upsell model's picks.
 
 A scratch database of its own holds 80 conversations of one week: customers with a party size and a date,
 some with human tone and intent labels, each ending in an outcome that offered upsells (large parties
@@ -19,11 +20,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from schemas import topics
 from shared.embedded import EmbeddedServers
 from shared.settings import Settings
 from tests.operations.helpers import scratch_settings
-from tests.stack.analytics_helpers import teppan, teppan_command
+from tests.stack.analytics_helpers import read_topic, teppan, teppan_command
 from tests.stack.dataset_helpers import Seeder, at
+from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -32,7 +35,8 @@ LABELLED_EVERY = 4
 
 
 @pytest.fixture
-async def settings(stack_servers: EmbeddedServers, tmp_path: Path) -> AsyncIterator[Settings]:
+async def settings(stack: Settings, stack_servers: EmbeddedServers, tmp_path: Path) -> AsyncIterator[Settings]:
+    # `stack`: the broker's topics exist before the nlp worker and the reader use them.
     async with scratch_settings(stack_servers, tmp_path / "data") as settings:
         yield settings
 
@@ -92,7 +96,7 @@ async def printed_json(settings: Settings, *args: str) -> dict[str, Any]:
 
 
 async def test_a_dataset_built_from_the_database_trains_and_registers_both_models(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, stack_servers: EmbeddedServers, nlp_artifacts_dir: Path
 ) -> None:
     assert settings.database_url
     labelled = await seed_week(settings.database_url)
@@ -131,3 +135,34 @@ async def test_a_dataset_built_from_the_database_trains_and_registers_both_model
         handle.write("{}\n")
     status, _, err = await teppan_command(settings, "ml", "train", "upsell", "--dataset", str(dataset))
     assert status == 2 and "does not match its manifest" in err
+
+    # The nlp worker serves upsell@champion: a large party is offered the lobster first; a small one is not,
+    # nor the gyoza it already asked for; each analysis names the registered version that chose.
+    upsell_label = f"{upsell['model_version']}/v1"
+    worker = WorkerProcesses(settings, stack_servers, ("nlp",), TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir))
+    await worker.start("nlp")
+    try:
+        large = turn("hi! we're 60 people on july 12th, can you do it?")
+        small = turn("hi! we're 8 people on july 12th, any dumplings?")
+        await produce_events(settings, topics.CHAT_TURNS, [large, small])
+        wanted = {large["event_id"], small["event_id"]}
+        analyses: dict[str, dict[str, Any]] = {}
+
+        async def analysed() -> bool:
+            found = await read_topic(settings, topics.NLP_ANALYSES, lambda e: e.get("message_event_id") in wanted)
+            analyses.update({e["message_event_id"]: e for e in (json.loads(value) for _, value in found)})
+            return len(analyses) == 2
+
+        assert await wait_for(analysed, timeout_s=90, interval_s=0.5), "no analyses from the nlp worker"
+    finally:
+        await worker.stop_all()
+    assert analyses[large["event_id"]]["model_versions"]["upsell"] == upsell_label
+    assert analyses[large["event_id"]]["suggested_upsells"][0] == "lobster"
+    assert analyses[small["event_id"]]["model_versions"]["upsell"] == upsell_label
+    assert not {"lobster", "gyoza"} & set(analyses[small["event_id"]]["suggested_upsells"])
+
+
+def turn(text: str) -> dict[str, Any]:
+    """A customer's first turn as ingest publishes it."""
+    message = chat_message(str(uuid.uuid4()), 0, text=text, customer_id=random.randint(10**6, 10**9))
+    return {**message, "event_type": "chat.turn", "turn_index": 0}

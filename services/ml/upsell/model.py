@@ -23,9 +23,11 @@ The figures (meta.json, `held_out`):
   the share of them that were accepted (what a random tie-break would score on average), so a baseline
   that ties gets no credit from the dataset's item order. Null when no held-out row accepted anything.
 
-Serving (`UpsellModel`): `UpsellModel.load(dir).rank(row, candidates)` scores a booking in progress (the
-row's outcome fields are never read) and returns `[(item, probability), ...]`, best first. The files are
-a joblib pickle: load only folders this project built.
+Serving (`UpsellModel`, `is_built`, the folder's file names) lives in services.common.upsell.model, so the
+nlp worker can load a saved folder without importing services.ml; it is re-exported here.
+`UpsellModel.load(dir).rank(row, candidates)` scores a booking in progress (the row's outcome fields are
+never read) and returns `[(item, probability), ...]`, best first. The files are a joblib pickle: load only
+folders this project built.
 """
 
 from __future__ import annotations
@@ -43,20 +45,47 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.ml.upsell.features import (
+from services.common.upsell.features import (
     CATEGORICAL_FEATURES,
     FEATURES,
     Examples,
     UpsellVocabulary,
     build_examples,
-    candidate_features,
     known_items,
     parse_datetime,
 )
+from services.common.upsell.model import (
+    META_FILE,
+    MODEL_FILE,
+    MODEL_VERSION_PREFIX,
+    UpsellModel,
+    is_built,
+    read_meta,
+)
 
-MODEL_VERSION_PREFIX = "upsell-hgb-1"
-MODEL_FILE = "model.joblib"
-META_FILE = "meta.json"
+__all__ = [
+    "DATASET_FILE",
+    "HELD_OUT_SHARE",
+    "HYPERPARAMETERS",
+    "META_FILE",
+    "MIN_ROWS",
+    "MODEL_FILE",
+    "MODEL_VERSION_PREFIX",
+    "UpsellModel",
+    "UsableRows",
+    "auc",
+    "held_out_start",
+    "is_built",
+    "popularity_rates",
+    "precision_at_1",
+    "read_dataset",
+    "read_meta",
+    "rows_digest",
+    "run_upsell_training",
+    "train_upsell",
+    "usable_rows",
+]
+
 DATASET_FILE = "upsell.jsonl"
 MIN_ROWS = 30
 HELD_OUT_SHARE = 0.2
@@ -312,48 +341,3 @@ def run_upsell_training(dataset_rows_path: Path, out_dir: Path, *, seed: int = 0
     meta["dataset"] = str(path)
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return meta
-
-
-def read_meta(directory: Path) -> dict[str, Any]:
-    return dict(json.loads((directory / META_FILE).read_text(encoding="utf-8")))
-
-
-def is_built(directory: Path) -> bool:
-    try:
-        meta = read_meta(directory)
-    except (OSError, ValueError):
-        return False
-    return (directory / MODEL_FILE).exists() and str(meta.get("model_version", "")).startswith(
-        MODEL_VERSION_PREFIX
-    )
-
-
-class UpsellModel:
-    """A trained upsell model: ranks the candidate items for a booking in progress."""
-
-    def __init__(self, classifier: Any, meta: Mapping[str, Any]) -> None:
-        self.classifier = classifier
-        self.meta = dict(meta)
-        self.version = str(meta["model_version"])
-        # The vocabulary saved at training time, not today's menu: item codes must mean what they meant.
-        self.vocabulary = UpsellVocabulary.from_json(meta["vocabulary"])
-
-    @classmethod
-    def load(cls, directory: Path) -> UpsellModel:
-        import joblib
-
-        if not is_built(directory):
-            raise FileNotFoundError(
-                f"no upsell model in {directory}: train one with `teppan ml train upsell`"
-            )
-        return cls(joblib.load(directory / MODEL_FILE), read_meta(directory))
-
-    def rank(self, row: Mapping[str, Any], candidates: Sequence[str]) -> list[tuple[str, float]]:
-        """[(item, probability the customer accepts it)], best first; ties keep the candidates' order.
-        Candidates the model does not know are left out, repeats are ranked once."""
-        items = [item for item in dict.fromkeys(candidates) if self.vocabulary.code(item) is not None]
-        if not items:
-            return []
-        probabilities = self.classifier.predict_proba(candidate_features(row, items, self.vocabulary))[:, 1]
-        ranked = [(item, float(p)) for item, p in zip(items, probabilities, strict=True)]
-        return sorted(ranked, key=lambda pair: -pair[1])
