@@ -57,8 +57,9 @@ class AlertThresholds:
 class Observations:
     """The latest figures the rules look at; a None figure leaves its rule untouched.
 
-    accuracy and baseline_accuracy feed model_drift: the live accuracy of the champion model and
-    the accuracy it was registered with (None when no baseline is registered). `drift` feeds it too: the
+    accuracy and baseline_accuracy feed model_drift: a served model's live intent accuracy on human labels
+    and the gold-set accuracy it was registered with (None until enough labels, or without a baseline);
+    accuracy_model names it ("escalation v3 (model version)"). `drift` feeds it too: the
     served models' heads checked against their registered references (None: no registry to compare with).
     """
 
@@ -69,6 +70,7 @@ class Observations:
     accuracy: float | None = None
     baseline_accuracy: float | None = None
     drift: tuple[DriftFinding, ...] | None = None
+    accuracy_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,10 @@ def _model_drift_check(
         message = "model drift: " + worst.describe().replace("{", "{{").replace("}", "}}") + others + ": retrain"
         return (MODEL_DRIFT, worst.psi, PSI_THRESHOLD, True, message)
     if drop is not None:
+        model = (o.accuracy_model or "the served model").replace("{", "{{").replace("}", "}}")
         return (MODEL_DRIFT, drop, max_drop, drop > max_drop,
-                "accuracy dropped {value:.3f} below the registered baseline (> {threshold:.2f}): retrain")  # fmt: skip
+                f"{model}: accuracy on human labels {o.accuracy:.3f} dropped {{value:.3f}} below the registered"
+                f" baseline {o.baseline_accuracy:.3f} (> {{threshold:.2f}}): retrain")  # fmt: skip
     if o.drift:
         worst_psi = max(f.psi for f in o.drift)
         return (MODEL_DRIFT, worst_psi, PSI_THRESHOLD, False, "")

@@ -24,16 +24,30 @@ STATE_NAMES = tuple(part.name for part in fields(AlertState))
 # Live answers are compared with the reference over the last hour: at demo rates that is thousands of
 # answers, and a shift pages within the hour it starts.
 DRIFT_WINDOW = timedelta(hours=1)
+# A served version's intent accuracy on human labels is compared with its registered gold-set accuracy once
+# it has this many labelled answers in the last ACCURACY_WINDOW: at 50 labels and 80% the standard error is
+# under 6 points, small beside the 10-point drop that pages.
+MIN_LABELS_FOR_ACCURACY = 50
+ACCURACY_WINDOW = timedelta(days=7)
+# How each worker names the registered version that answered, in the analysis's `model_versions`: the key,
+# and the value from (registered version, model version). The nlp worker writes `registered: nlp/v3`; the
+# escalation worker `escalation: <model version>/v3`.
+SERVED_LABELS: dict[str, tuple[str, str, Callable[[int, str], str]]] = {
+    "nlp": ("fast", "registered", lambda version, _: f"nlp/v{version}"),
+    "escalation": ("ml", "escalation", lambda version, model_version: f"{model_version}/v{version}"),
+}
 
 
 @dataclass(frozen=True)
 class ServedReference:
-    """A model in service (the registry's champion) and the answer shares it was registered with."""
+    """A model in service (the registry's champion), the answer shares it was registered with, and its intent
+    accuracy on the gold set (None when it was registered without one)."""
 
     model: str
     registered_version: int
     model_version: str
     reference: Mapping[str, Mapping[str, float]]
+    baseline_intent_accuracy: float | None = None
 
 
 # Gives the served models' references; empty when there is no registry or nothing registered.
@@ -99,16 +113,48 @@ class PostgresAlertTransaction:
         )
         recent = await queries.merged_window(self._connection, now - LATENCY_WINDOW, now)
         p95 = recent.nlp_latency_ms.quantile(0.95) if recent and recent.nlp_latency_ms.count else None
+        served = await self._references() if self._references is not None else None
+        accuracy = await self._worst_accuracy(served or [], now)
         return Observations(
             tone_accuracy=day["tone_correct"] / day["tone_labelled"] if day["tone_labelled"] else None,
             p95_latency_ms=p95,
             conversations_per_day=int(day["conversations"]) if day["windows"] else None,
-            drift=tuple(await self._drift(now)) if self._references is not None else None,
+            drift=tuple(await self._drift(served, now)) if served is not None else None,
+            accuracy=accuracy[0] if accuracy else None,
+            baseline_accuracy=accuracy[1] if accuracy else None,
+            accuracy_model=accuracy[2] if accuracy else None,
         )
 
-    async def _drift(self, now: datetime) -> list[DriftFinding]:
-        assert self._references is not None
-        served = await self._references()
+    async def _worst_accuracy(
+        self, served: list[ServedReference], now: datetime
+    ) -> tuple[float, float, str] | None:
+        """(live intent accuracy on human labels, registered gold accuracy, "model vN") of the served version
+        that fell furthest below its baseline, among those with MIN_LABELS_FOR_ACCURACY labelled answers."""
+        worst: tuple[float, float, str] | None = None
+        for model in served:
+            if model.baseline_intent_accuracy is None or model.model not in SERVED_LABELS:
+                continue
+            path, key, label_of = SERVED_LABELS[model.model]
+            row = await self._connection.fetchrow(
+                "SELECT count(*) AS labelled,"
+                " count(*) FILTER (WHERE p.analysis ->> 'intent' = l.value #>> '{}') AS correct "
+                "FROM labels l JOIN predictions p ON p.message_event_id = l.message_event_id "
+                "WHERE l.field = 'intent' AND l.occurred_at >= $1 AND p.analysis ->> 'path' = $2"
+                " AND p.analysis -> 'model_versions' ->> $3 = $4",
+                now - ACCURACY_WINDOW,
+                path,
+                key,
+                label_of(model.registered_version, model.model_version),
+            )
+            if row["labelled"] < MIN_LABELS_FOR_ACCURACY:
+                continue
+            live = row["correct"] / row["labelled"]
+            name = f"{model.model} v{model.registered_version} ({model.model_version})"
+            if worst is None or model.baseline_intent_accuracy - live > worst[1] - worst[0]:
+                worst = (live, model.baseline_intent_accuracy, name)
+        return worst
+
+    async def _drift(self, served: list[ServedReference], now: datetime) -> list[DriftFinding]:
         if not served:
             return []
         window = await queries.merged_window(self._connection, now - DRIFT_WINDOW, now)

@@ -151,9 +151,15 @@ class RegistryReferences:
         served = []
         for name in WATCHED_MODELS:
             champion = self._registry.by_alias(name, CHAMPION)
-            if champion is not None and champion.reference:
+            if champion is not None and (champion.reference or "gold_intent_accuracy" in champion.metrics):
                 served.append(
-                    ServedReference(name, champion.version, champion.model_version or "", champion.reference)
+                    ServedReference(
+                        name,
+                        champion.version,
+                        champion.model_version or "",
+                        champion.reference,
+                        champion.metrics.get("gold_intent_accuracy"),
+                    )
                 )
         return served
 

@@ -69,6 +69,16 @@ def test_alert_content() -> None:
     assert "250 ms" in alert.message
 
 
+def test_an_accuracy_drop_names_the_model_its_live_accuracy_and_its_baseline() -> None:
+    observed = Observations(accuracy=0.70, baseline_accuracy=0.87, accuracy_model="escalation v3 (esc-{x})")
+    (alert,) = AlertEngine().evaluate(observed, T0)
+    assert alert.rule == MODEL_DRIFT and alert.value == pytest.approx(0.17)
+    assert alert.message == (
+        "escalation v3 (esc-{x}): accuracy on human labels 0.700 dropped 0.170 below the registered baseline"
+        " 0.870 (> 0.10): retrain"
+    )
+
+
 def test_configurable_thresholds() -> None:
     engine = AlertEngine(AlertThresholds(max_p95_latency_ms=500.0, min_tone_accuracy=0.9))
     assert rules(engine, p95_latency_ms=300.0, tone_accuracy=0.85) == [PERFORMANCE_DEGRADATION]
