@@ -9,7 +9,9 @@ timestamp was asked, so there the replay reads the partition from its beginning;
 
 Where it stops is found by reading as well: at the first record at or after `until` (the same offset
 `offsets_for_times(until)` names on Kafka), and never past the partition's end offset taken when the
-replay began, so records produced while it runs are not half-included.
+replay began, so records produced while it runs are not half-included. That end is the larger of the
+broker's ListOffsets(latest) answer and the high watermark its fetch responses report: Tansu's ListOffsets
+answer can lag the records it already holds, and a replay that trusted it alone lost the newest records.
 
 Memory stays bounded: one partition is assigned at a time, fetches are capped in bytes, records come in
 batches of at most `MAX_RECORDS_PER_BATCH`, and each is written out before the next batch is asked for.
@@ -114,7 +116,7 @@ async def plan_partitions(
     consumer: AIOKafkaConsumer, partitions: list[TopicPartition], time_range: TimeRange
 ) -> list[PartitionPlan]:
     beginnings = await consumer.beginning_offsets(partitions)
-    ends = await consumer.end_offsets(partitions)
+    ends = await high_watermarks(consumer, await consumer.end_offsets(partitions))
     try:
         found = await consumer.offsets_for_times({tp: time_range.since_ms for tp in partitions})
     except UnsupportedVersionError:
@@ -132,6 +134,22 @@ async def plan_partitions(
             first = answer.offset
         plans.append(PartitionPlan(tp, min(max(first, beginnings[tp]), ends[tp]), ends[tp]))
     return plans
+
+
+async def high_watermarks(
+    consumer: AIOKafkaConsumer, listed: dict[TopicPartition, int], *, timeout_s: float = 30.0
+) -> dict[TopicPartition, int]:
+    """Each partition's end: the larger of the ListOffsets answer (`listed`) and the high watermark of a fetch
+    from there. The records that fetch returns are dropped; the replay reads them again in order."""
+    consumer.assign(list(listed))
+    for tp, offset in listed.items():
+        consumer.seek(tp, offset)
+    deadline = time.monotonic() + timeout_s
+    while any(consumer.highwater(tp) is None for tp in listed) and time.monotonic() < deadline:
+        await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=1)
+    ends = {tp: max(offset, consumer.highwater(tp) or 0) for tp, offset in listed.items()}
+    consumer.unsubscribe()
+    return ends
 
 
 async def replay_partition(
