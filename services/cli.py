@@ -108,13 +108,24 @@ def demo(
     rate: Annotated[float, typer.Option(help="Chat messages per second.")] = 20.0,
     duration: Annotated[float, typer.Option(help="Seconds to run; 0 runs until stopped.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Same seed, same conversations.")] = 7,
+    label_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of customer messages a demo labeller labels (tone and intent, on labels.v1, from the"
+            " demo's ground truth), to walk the learning loop on demo data.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Produce realistic hibachi booking conversations over the Kafka protocol."""
     from services.devtools.demo_producer import produce_demo
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_file)
-    counts = asyncio.run(produce_demo(settings, rate=rate, duration=duration or None, seed=seed))
+    counts = asyncio.run(
+        produce_demo(settings, rate=rate, duration=duration or None, seed=seed, label_share=label_share)
+    )
     typer.echo(json.dumps(counts))
 
 

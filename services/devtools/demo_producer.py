@@ -15,7 +15,7 @@ from shared.settings import Settings
 
 
 async def produce_demo(
-    settings: Settings, *, rate: float, duration: float | None, seed: int
+    settings: Settings, *, rate: float, duration: float | None, seed: int, label_share: float = 0.0
 ) -> dict[str, int]:
     """Produce until `duration` seconds have passed (None: until stopped); returns events sent per topic."""
     producer = create_producer(settings)
@@ -29,6 +29,7 @@ async def produce_demo(
             start=datetime.now(UTC),
             rate_per_s=rate,
             duration_s=math.inf if duration is None else duration,
+            label_share=label_share,
         ):
             delay = offset - (time.monotonic() - started)
             if delay > 0:

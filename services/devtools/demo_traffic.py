@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.topics import CHAT_MESSAGES, CHAT_OUTCOMES, CHAT_SERVICE_CALLS, CHAT_SURVEYS
+from schemas.topics import CHAT_MESSAGES, CHAT_OUTCOMES, CHAT_SERVICE_CALLS, CHAT_SURVEYS, LABELS
 from schemas.vocabulary import FRUSTRATED_REPLY_TONE, load_upsell_menu, reply_tone
 
 __all__ = [
@@ -1174,12 +1174,38 @@ def generate_conversations(
 MAX_ACTIVE = 2000
 
 
+# The demo's labeller catches up with a labelled turn within this many seconds.
+LABEL_DELAY_S = (30.0, 300.0)
+LABEL_NAMESPACE = uuid.UUID("5b3e8f0a-2d4c-4b7e-9a61-0c8d2f4e6a13")
+
+
+def label_events(message: dict[str, Any], truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """A human's tone and intent labels of a customer message, from the demo's ground truth (ids derived
+    from the message's, so the same seed gives the same labels)."""
+    return [
+        {
+            "event_id": str(uuid.uuid5(LABEL_NAMESPACE, f"{message['event_id']}:{field}")),
+            "event_type": "label",
+            "schema_version": SCHEMA_VERSION,
+            "conversation_id": message["conversation_id"],
+            "customer_id": message.get("customer_id"),
+            "source": SOURCE,
+            "message_event_id": message["event_id"],
+            "field": field,
+            "value": truth[field],
+            "labeller": "demo-labeller",
+        }
+        for field in ("tone", "intent")
+    ]
+
+
 def iter_events(
     *,
     seed: int,
     start: datetime,
     rate_per_s: float,
     duration_s: float,
+    label_share: float = 0.0,
 ) -> Iterator[tuple[float, str, dict[str, Any]]]:
     """Yield (offset seconds from `start`, topic, event) in time order for `duration_s` seconds.
 
@@ -1187,12 +1213,17 @@ def iter_events(
     conversation that has waited longest past its natural think time; when none is ready a new conversation
     opens. So many conversations interleave at high rates, and each keeps a realistic pace. Service calls
     share their message's offset; outcomes and surveys follow later. Conversations still open at the end are
-    cut off there.
+    cut off there. With `label_share` > 0, that share of customer messages gets a human's tone and intent
+    labels on `labels.v1` (from the ground truth) half a minute to five minutes later, as a labeller working
+    through a queue would: enough to walk the learning loop on demo data.
     """
     if rate_per_s <= 0:
         raise ValueError("rate_per_s must be positive")
+    if not 0.0 <= label_share <= 1.0:
+        raise ValueError("label_share must be between 0 and 1")
     start = _utc(start)
     clock = random.Random(f"{seed}:rate")
+    labeller = random.Random(f"{seed}:labels")
     scripts = _scripts(seed)
     # Open conversations: (ready_at, tiebreak, script, index of next beat).
     ready: list[tuple[float, int, _Script, int]] = []
@@ -1216,6 +1247,12 @@ def iter_events(
         _, _, script, i = heapq.heappop(ready)
         for topic, ev in script.beats[i].events:
             yield t, topic, _stamp(ev, start, t)
+            truth = script.truth.get(ev["event_id"]) if topic == CHAT_MESSAGES else None
+            if truth is not None and label_share > 0 and labeller.random() < label_share:
+                at = t + labeller.uniform(*LABEL_DELAY_S)
+                for label in label_events(ev, truth):
+                    heapq.heappush(pending, (at, seq, LABELS, label))
+                    seq += 1
         if i + 1 < len(script.beats):
             heapq.heappush(ready, (t + script.beats[i + 1].gap_s, seq, script, i + 1))
             seq += 1

@@ -256,3 +256,36 @@ def test_endless_run_is_lazy() -> None:
     events = iter_events(seed=1, start=START, rate_per_s=50, duration_s=float("inf"))
     first = [next(events) for _ in range(2000)]
     assert [off for off, _, _ in first] == sorted(off for off, _, _ in first)
+
+
+def test_a_demo_labeller_labels_a_share_of_customer_messages_with_their_ground_truth() -> None:
+    from schemas.events import Label
+
+    plain = list(iter_events(seed=9, start=START, rate_per_s=10, duration_s=900))
+    labelled = list(iter_events(seed=9, start=START, rate_per_s=10, duration_s=900, label_share=0.3))
+    # Labels are added; every other event stays as it was.
+    assert [e for _, t, e in labelled if t != "labels.v1"] == [e for _, _, e in plain]
+    assert not any(t == "labels.v1" for _, t, _ in plain)
+    messages = {e["event_id"]: (off, e) for off, t, e in labelled if t == "chat.messages.v1"}
+    customer = [e for _, e in messages.values() if e["role"] == "customer"]
+    truth = {
+        event_id: facts
+        for conversation in generate_conversations(seed=9, start=START, count=2000)
+        for event_id, facts in conversation.truth.items()
+    }
+    labels = [(off, Label.model_validate(e)) for off, t, e in labelled if t == "labels.v1"]
+    by_message: dict[str, dict[str, Any]] = {}
+    for off, label in labels:
+        message_id = str(label.message_event_id)
+        sent_at, message = messages[message_id]
+        assert message["role"] == "customer" and str(label.conversation_id) == message["conversation_id"]
+        assert off > sent_at  # a human labels what the assistant has already seen
+        by_message.setdefault(message_id, {})[label.field] = label.value
+    for message_id, fields in by_message.items():
+        assert fields == {"tone": truth[message_id]["tone"], "intent": truth[message_id]["intent"]}
+    share = len(by_message) / len(customer)
+    assert 0.2 < share < 0.4, share
+    again = [e for _, t, e in iter_events(seed=9, start=START, rate_per_s=10, duration_s=900, label_share=0.3)]
+    assert again == [e for _, _, e in labelled]  # same seed, same labels
+    with pytest.raises(ValueError):
+        next(iter_events(seed=9, start=START, rate_per_s=10, duration_s=10, label_share=1.5))
