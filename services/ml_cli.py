@@ -176,9 +176,13 @@ def register_built(
         model_version=model_version,
         reference=reference,
     )
+    hint = (
+        ""
+        if "champion" in version.aliases
+        else f" (`teppan ml promote {name} --version {version.version}` makes it the champion)"
+    )
     typer.echo(
-        f"registered {name} version {version.version} as {', '.join(version.aliases) or 'no alias'}"
-        f" (`teppan ml promote {name} --version {version.version}` makes it the champion)",
+        f"registered {name} version {version.version} as {', '.join(version.aliases) or 'no alias'}{hint}",
         err=True,
     )
     return version.to_json()
