@@ -121,35 +121,59 @@ def answer_shares(answers: list[tuple[str, str, float]], source: str) -> dict[st
     }
 
 
-def reference_texts() -> list[str]:
+# A reference drawn from collected traffic needs at least this many texts; with fewer, the generated
+# held-out set is the reference.
+MIN_COLLECTED_REFERENCE_TEXTS = 200
+
+
+def reference_texts(dataset: Any = None) -> tuple[list[str], str]:
+    """The texts a version's drift reference is its answers on, and where they came from.
+
+    With a built dataset of collected traffic (`--dataset`): its customer messages, so the reference is the
+    traffic the business really gets and the drift check compares like with like. Without one: the domain
+    held-out rows. Those are generated and balanced across intents, so live traffic differs from them from
+    the first day, and model_drift says so: a first model's reference is a reason to retrain on what was
+    collected, which is what the alarm asks for.
+    """
     from services.ml import corpora
 
-    return [row["text"] for row in corpora.read_jsonl(corpora.DOMAIN_HELDOUT)]
+    if dataset is not None:
+        texts = list(
+            dict.fromkeys(
+                [row["text"] for row in (*dataset.tone_rows(), *dataset.intent_rows()) if row.get("text")]
+                + [text for row in dataset.upsell_rows() for text in row.get("customer_texts") or () if text]
+            )
+        )
+        if len(texts) >= MIN_COLLECTED_REFERENCE_TEXTS:
+            manifest = dataset.manifest
+            return texts, f"collected dataset {str(manifest.get('sha256'))[:8]} ({manifest.get('since')} to {manifest.get('until')})"
+    return [row["text"] for row in corpora.read_jsonl(corpora.DOMAIN_HELDOUT)], "domain_heldout.jsonl"
 
 
-def nlp_reference(directory: Path) -> dict[str, Any]:
-    """The fast path's answers on the domain held-out rows."""
+def nlp_reference(directory: Path, dataset: Any = None) -> dict[str, Any]:
+    """The fast path's answers on the reference texts (`reference_texts`)."""
     from services.nlp.fast_path import FastPath
 
+    texts, source = reference_texts(dataset)
     fast_path = FastPath.load(directory)
-    analyses = fast_path.analyze_batch([{"text": text} for text in reference_texts()])
-    return answer_shares([(a.tone, a.intent, a.confidence) for a in analyses], "domain_heldout.jsonl")
+    analyses = fast_path.analyze_batch([{"text": text} for text in texts])
+    return answer_shares([(a.tone, a.intent, a.confidence) for a in analyses], source)
 
 
-def escalation_reference(directory: Path) -> dict[str, Any]:
-    """The escalation model's answers on the domain held-out rows the fast path escalates (the only turns
-    it sees live); on all of them when the fast path is not built here."""
+def escalation_reference(directory: Path, dataset: Any = None) -> dict[str, Any]:
+    """The escalation model's answers on the reference texts the fast path escalates (the only turns it sees
+    live); on all of them when the fast path is not built here."""
     from services.common.textmodel.artefacts import is_built as fast_path_built
     from services.ml.escalation.model import EscalationModel
     from services.nlp.fast_path import FastPath
 
-    texts, source = reference_texts(), "domain_heldout.jsonl"
+    texts, source = reference_texts(dataset)
     nlp_dir = load_settings().nlp_artifacts_path
     if fast_path_built(nlp_dir):
         analyses = FastPath.load(nlp_dir).analyze_batch([{"text": text} for text in texts])
         escalated = [text for text, analysis in zip(texts, analyses, strict=True) if analysis.escalate]
         if escalated:
-            texts, source = escalated, "domain_heldout.jsonl, the rows the fast path escalates"
+            texts, source = escalated, f"{source}, the rows the fast path escalates"
     predictions = predict_in_batches(EscalationModel(directory), texts)
     return answer_shares([(p.tone, p.intent, p.confidence) for p in predictions], source)
 
@@ -218,7 +242,7 @@ def train_nlp_and_register(
             nlp_gold_metrics(directory),
             params,
             dict(meta.get("data") or {}),
-            nlp_reference(directory),
+            nlp_reference(directory, collected),
         )
     return meta
 
@@ -356,7 +380,8 @@ def train_escalation_command(
         params: dict[str, Any] = {k: meta[k] for k in ("base_model", "layers", "max_tokens", "cpu_backend") if k in meta}
         params.update({"epochs": epochs, "time_budget_s": time_budget, "max_rows": max_rows})
         meta["registered"] = register_built(
-            "escalation", directory, meta["model_version"], metrics, params, meta["data"], escalation_reference(directory)
+            "escalation", directory, meta["model_version"], metrics, params, meta["data"],
+            escalation_reference(directory, collected),
         )
     typer.echo(json.dumps(meta, indent=2))
 

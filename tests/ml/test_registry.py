@@ -249,3 +249,37 @@ def test_nlp_artefacts_are_scored_on_the_gold_set_and_registered(data_dir: Path,
     assert entry["reference"] == reference and set(reference["tone"]) <= {
         "casual", "formal", "warm", "anxious", "direct"
     }  # fmt: skip
+
+
+class CollectedDataset:
+    """A built dataset's reading interface, with `count` distinct customer texts."""
+
+    def __init__(self, count: int) -> None:
+        self.manifest = {"sha256": "d2c0f812" + "0" * 56, "since": "2026-12-06T14:00Z", "until": "2026-12-06T15:00Z"}
+        self._texts = [f"hi, we're {n} people for a birthday" for n in range(count)]
+
+    def tone_rows(self) -> list[dict[str, Any]]:
+        return [{"text": text, "tone": "casual"} for text in self._texts[:10]]
+
+    def intent_rows(self) -> list[dict[str, Any]]:
+        return [{"text": text, "intent": "booking_inquiry"} for text in self._texts[:10]]
+
+    def upsell_rows(self) -> list[dict[str, Any]]:
+        return [{"customer_texts": self._texts[i : i + 5]} for i in range(0, len(self._texts), 5)]
+
+
+def test_a_version_trained_on_collected_traffic_takes_its_drift_reference_from_that_traffic(
+    nlp_artifacts_dir: Path,
+) -> None:
+    from services.ml_cli import MIN_COLLECTED_REFERENCE_TEXTS, nlp_reference, reference_texts
+
+    texts, source = reference_texts(CollectedDataset(MIN_COLLECTED_REFERENCE_TEXTS))
+    assert len(texts) == MIN_COLLECTED_REFERENCE_TEXTS  # every distinct customer text, once
+    assert source == "collected dataset d2c0f812 (2026-12-06T14:00Z to 2026-12-06T15:00Z)"
+    reference = nlp_reference(nlp_artifacts_dir, CollectedDataset(MIN_COLLECTED_REFERENCE_TEXTS))
+    assert reference["rows"] == MIN_COLLECTED_REFERENCE_TEXTS and reference["source"] == source
+    # Mostly booking requests, as the collected traffic was: nothing like the balanced generated set.
+    assert reference["intent"].get("booking_inquiry", 0) > 0.5
+    # Too little collected: the generated held-out set stays the reference.
+    assert reference_texts(CollectedDataset(MIN_COLLECTED_REFERENCE_TEXTS - 1))[1] == "domain_heldout.jsonl"
+    assert reference_texts(None)[1] == "domain_heldout.jsonl"

@@ -199,6 +199,9 @@ async def test_the_learning_loop_from_a_day_of_traffic_to_a_promoted_model_and_i
         assert upsell["registered"]["aliases"] == [CHAMPION]
         for document in (escalation["registered"], upsell["registered"]):
             assert built["sha256"] in json.dumps(document["lineage"])
+        # The drift references of the versions trained on the day are the day's own traffic.
+        for document in (nlp["registered"], escalation["registered"]):
+            assert document["reference"]["source"].startswith(f"collected dataset {built['sha256'][:8]}")
 
         # 5. The challenger against the champion on live traffic: each variant's customers get its versions.
         base = random.randint(10**6, 10**9)
