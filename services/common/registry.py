@@ -11,7 +11,8 @@ What a version is: one MLflow run in the experiment `teppan-<name>`, holding the
 artefacts, its parameters, and its metrics (the gold sets' figures), and a registered model version that
 points at those artefacts, tagged with its data lineage (JSON). A new version becomes `champion` when the
 model has none, `challenger` otherwise; promotion moves `champion` (see `services.ml.promotion`).
-Workers serve `models:/<name>@champion`, fetched once into `$TEPPAN_DATA_DIR/models/registry/<name>/<version>`.
+Workers serve `models:/<name>@champion`, fetched once into
+`$TEPPAN_DATA_DIR/models/registry/<name>/<version>-<digest of its artefact URI>`.
 
 The MLflow client is synchronous; async callers run these methods in a thread.
 """
@@ -19,6 +20,7 @@ The MLflow client is synchronous; async callers run these methods in a thread.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -235,7 +237,10 @@ class ModelRegistry:
         """The version's model folder on this machine: downloaded once, then reused (it never changes)."""
         import mlflow.artifacts
 
-        target = self.cache_dir / version.name / str(version.version)
+        # Keyed by the version's artefact location as well as its number: another registry (or this one,
+        # recreated) numbers its versions from 1 again, and must not be served a folder fetched from before.
+        source_digest = hashlib.sha256(version.source.encode()).hexdigest()[:12]
+        target = self.cache_dir / version.name / f"{version.version}-{source_digest}"
         if target.is_dir():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)

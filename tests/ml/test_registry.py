@@ -283,3 +283,19 @@ def test_a_version_trained_on_collected_traffic_takes_its_drift_reference_from_t
     # Too little collected: the generated held-out set stays the reference.
     assert reference_texts(CollectedDataset(MIN_COLLECTED_REFERENCE_TEXTS - 1))[1] == "domain_heldout.jsonl"
     assert reference_texts(None)[1] == "domain_heldout.jsonl"
+
+
+def test_two_registries_sharing_a_cache_never_serve_each_others_version_1(tmp_path: Path) -> None:
+    """Found by the stack tests: a worker whose data folder had fetched `escalation` v1 from one registry
+    served that folder for another registry's v1."""
+    cache = tmp_path / "shared-cache"
+    fetched = []
+    for name in ("first", "second"):
+        registry = ModelRegistry(
+            f"sqlite:///{tmp_path / name}.db", (tmp_path / f"{name}-artifacts").as_uri(), cache
+        )
+        register(registry, built_folder(tmp_path, name, f"m-{name}"), 0.8, f"m-{name}")
+        champion = registry.by_alias("escalation", CHAMPION)
+        assert champion is not None and champion.version == 1
+        fetched.append(json.loads((registry.fetch(champion) / "meta.json").read_text())["model_version"])
+    assert fetched == ["m-first", "m-second"]
