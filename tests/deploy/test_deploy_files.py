@@ -29,6 +29,8 @@ SETTINGS = (
     "TEPPAN_DATA_DIR",
 )
 INFRA = ("kafka", "postgres", "redis")
+# The operator's monitoring beside the stack (not Teppan containers): Prometheus scraping /metrics, Grafana.
+MONITORING = ("prometheus", "grafana")
 # A whole value that is one compose variable reference: ${VAR}, ${VAR:-default} or ${VAR:?message}.
 VAR_REF = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:?[-?][^}]*)?\}$")
 # A URI whose password, if any, is a variable reference.
@@ -84,7 +86,7 @@ def _argv(service: dict[str, Any]) -> list[str]:
 
 
 def _app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items() if name not in INFRA}
+    return {name: svc for name, svc in compose["services"].items() if name not in INFRA + MONITORING}
 
 
 def _env(service: dict[str, Any]) -> dict[str, str]:
@@ -440,3 +442,56 @@ def test_keda_scales_escalation_on_lag_and_business_hours(k8s: list[dict[str, An
     assert int(cron["desiredReplicas"]) >= 1
     for key in ("start", "end"):
         assert len(cron[key].split()) == 5, f"cron {key} must be a five-field cron expression"
+
+
+# --- Prometheus and Grafana -------------------------------------------------------------------------
+
+
+def _dashboard_expressions() -> list[str]:
+    dashboards = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
+    assert dashboards, "deploy/grafana/dashboards holds no dashboard"
+    return [
+        target["expr"]
+        for path in dashboards
+        for panel in json.loads(path.read_text())["panels"]
+        for target in panel.get("targets", [])
+    ]
+
+
+def test_the_grafana_dashboard_charts_only_metrics_teppan_exposes() -> None:
+    exposed = set(re.findall(r'"(teppan_[a-z_]+)"', (ROOT / "services/analytics/metrics/prometheus.py").read_text()))
+    assert "teppan_conversion_ratio" in exposed
+    charted = {name for expr in _dashboard_expressions() for name in re.findall(r"teppan_[a-z_]+", expr)}
+    assert charted, "the dashboard charts nothing"
+    assert charted <= exposed, f"the dashboard charts metrics /metrics does not have: {sorted(charted - exposed)}"
+    # The labels it selects on are the ones /metrics sets.
+    for expr in _dashboard_expressions():
+        for value in re.findall(r'quantile="([0-9.]+)"', expr):
+            assert value in ("0.5", "0.95", "0.99"), expr
+
+
+def test_prometheus_and_grafana_are_wired_to_teppan(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["http:8000"]
+    assert "8000" in " ".join(_argv(services["http"]))  # the port `teppan serve` listens on
+    # The token file Prometheus reads is the one its container writes from TEPPAN_API_TOKEN.
+    token_file = job["authorization"]["credentials_file"]
+    assert token_file in " ".join(services["prometheus"]["command"])
+    assert VAR_REF.match(services["prometheus"]["environment"]["TEPPAN_API_TOKEN"])
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in services["prometheus"]["volumes"]
+    # Grafana: the provisioned data source is the one the dashboard names, and the dashboards' folder is mounted
+    # where the provider looks.
+    datasource = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    (source,) = datasource["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    for path in (ROOT / "deploy/grafana/dashboards").glob("*.json"):
+        for panel in json.loads(path.read_text())["panels"]:
+            assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/teppan.yml").read_text())
+    folder = provider["providers"][0]["options"]["path"]
+    assert f"./deploy/grafana/dashboards:{folder}:ro" in services["grafana"]["volumes"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in services["grafana"]["volumes"]
+    assert VAR_REF.match(services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"])
