@@ -81,6 +81,23 @@ async def registered(
     yield env
 
 
+def serving_workers(
+    stack: Settings, servers: EmbeddedServers, nlp_dir: Path, escalation_dir: Path, env: dict[str, str]
+) -> WorkerProcesses:
+    """nlp and escalation workers that send every customer turn down the slow path too, and ask the registry
+    twice a second."""
+    return WorkerProcesses(
+        stack,
+        servers,
+        ("nlp", "escalation"),
+        TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_dir),
+        TEPPAN_ESCALATION_MODEL_DIR=str(escalation_dir),
+        TEPPAN_ESCALATION_THRESHOLD="1",  # every customer turn takes the slow path
+        TEPPAN_MODEL_REFRESH_S="0.5",
+        **env,
+    )
+
+
 async def labels_of_a_new_turn(settings: Settings, db: asyncpg.Pool) -> tuple[str, str]:
     """Sends one customer turn; returns the registered fast path its analysis names and the escalation model
     version its ML analysis names."""
@@ -110,16 +127,7 @@ async def test_a_running_worker_serves_a_promoted_champion_without_a_restart(
     escalation_model_dir: Path,
     registered: dict[str, str],
 ) -> None:
-    workers = WorkerProcesses(
-        stack,
-        stack_servers,
-        ("nlp", "escalation"),
-        TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
-        TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
-        TEPPAN_ESCALATION_THRESHOLD="1",  # every customer turn takes the slow path
-        TEPPAN_MODEL_REFRESH_S="0.5",
-        **registered,
-    )
+    workers = serving_workers(stack, stack_servers, nlp_artifacts_dir, escalation_model_dir, registered)
     built = json.loads((escalation_model_dir / "meta.json").read_text())["model_version"]
     for kind in workers.kinds:
         await workers.start(kind)
@@ -195,16 +203,7 @@ async def test_a_model_experiment_serves_each_customer_its_variants_versions_and
         "    control: champion\n    variants: {champion: 0.5, challenger: 0.5}\n    start: 2026-11-01\n"
     )
     env = {**registered, "TEPPAN_EXPERIMENTS_FILE": str(experiments_file)}
-    workers = WorkerProcesses(
-        stack,
-        stack_servers,
-        ("nlp", "escalation"),
-        TEPPAN_NLP_ARTIFACTS_DIR=str(nlp_artifacts_dir),
-        TEPPAN_ESCALATION_MODEL_DIR=str(escalation_model_dir),
-        TEPPAN_ESCALATION_THRESHOLD="1",  # every customer turn takes the slow path
-        TEPPAN_MODEL_REFRESH_S="0.5",
-        **env,
-    )
+    workers = serving_workers(stack, stack_servers, nlp_artifacts_dir, escalation_model_dir, env)
     built = json.loads((escalation_model_dir / "meta.json").read_text())["model_version"]
     base = random.Random().randint(10**6, 10**9)
     now = datetime.now(UTC)

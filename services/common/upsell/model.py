@@ -14,33 +14,24 @@ prebuilt feature matrix (many rows' candidates at once) in one call.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from services.common import model_folder
+from services.common.model_folder import META_FILE as META_FILE  # re-exported: the trainers write it
+from services.common.model_folder import read_meta
 from services.common.upsell.features import FloatMatrix, UpsellVocabulary, candidate_features
 
 MODEL_VERSION_PREFIX = "upsell-hgb-1"
 MODEL_FILE = "model.joblib"
-META_FILE = "meta.json"
-
-
-def read_meta(directory: Path) -> dict[str, Any]:
-    return dict(json.loads((directory / META_FILE).read_text(encoding="utf-8")))
 
 
 def is_built(directory: Path) -> bool:
     """Whether `directory` holds a model of this format (both files, a version with the current prefix)."""
-    try:
-        meta = read_meta(directory)
-    except (OSError, ValueError):
-        return False
-    return (directory / MODEL_FILE).exists() and str(meta.get("model_version", "")).startswith(
-        MODEL_VERSION_PREFIX
-    )
+    return model_folder.is_built(directory, weights_file=MODEL_FILE, version_prefix=MODEL_VERSION_PREFIX)
 
 
 class UpsellModel:

@@ -11,7 +11,6 @@ training measures both and records in `meta.json` which CPU backend wins while i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,14 @@ from typing import Any
 import numpy as np
 
 from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
+from services.common import model_folder
+from services.common.model_folder import META_FILE as META_FILE  # re-exported: the trainers write it
+from services.common.model_folder import read_meta
 
 # Heads in output order, each with its labels (the shared vocabulary's order).
 HEADS: dict[str, tuple[str, ...]] = {"tone": TONES, "intent": INTENTS, "sentiment": tuple(SENTIMENTS)}
 MAX_TOKENS = 64
 MODEL_VERSION_PREFIX = "escalation-minilm-1"
-META_FILE = "meta.json"
 TORCH_WEIGHTS = "model.pt"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
@@ -135,18 +136,8 @@ def predictions_from_logits(
     return out
 
 
-def read_meta(directory: Path) -> dict[str, Any]:
-    return dict(json.loads((directory / META_FILE).read_text(encoding="utf-8")))
-
-
 def is_built(directory: Path) -> bool:
-    try:
-        meta = read_meta(directory)
-    except (OSError, ValueError):
-        return False
-    return (directory / TORCH_WEIGHTS).exists() and str(meta.get("model_version", "")).startswith(
-        MODEL_VERSION_PREFIX
-    )
+    return model_folder.is_built(directory, weights_file=TORCH_WEIGHTS, version_prefix=MODEL_VERSION_PREFIX)
 
 
 class EscalationModel:
