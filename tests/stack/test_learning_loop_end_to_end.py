@@ -42,6 +42,14 @@ from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, w
 pytestmark = pytest.mark.stack
 
 CONVERSATIONS = 120
+DEMO_SEED = 20261206
+# The experiment's customer turns: varied, hand-written messages. Even at TEPPAN_ESCALATION_THRESHOLD=1 a
+# turn the fast path is sure of (a confidence that rounds to 1.0) does not escalate, so which turns reach the
+# slow path depends on the version; varied texts make sure each variant has some that do.
+EXPERIMENT_TEXTS = [
+    json.loads(line)["text"]
+    for line in (Path(__file__).resolve().parents[2] / "services/ml/gold/hand_written.jsonl").read_text().splitlines()[:60]
+]
 EXPERIMENT_CUSTOMERS = 40
 # The champions in service before the loop ran, registered with the lowest gold figures (the tiny models
 # trained here score little on the gold set): the gold-set check passes, and the experiment on live
@@ -68,7 +76,9 @@ def a_day_of_demo_traffic(day: date) -> tuple[list[tuple[str, dict[str, Any]]], 
     labels: list[dict[str, Any]] = []
     labeller = random.Random(3)
     start = datetime.combine(day, time(9), UTC)
-    for conversation in generate_conversations(seed=random.randrange(10**6), start=start, count=CONVERSATIONS):
+    # A fixed seed: the models trained on the day, and so how sure they are of the experiment's turns, are
+    # the same on every run.
+    for conversation in generate_conversations(seed=DEMO_SEED, start=start, count=CONVERSATIONS):
         events += conversation.events
         for topic, event in conversation.events:
             truth = conversation.truth.get(event["event_id"])
@@ -97,22 +107,28 @@ def event_about(about: dict[str, Any], event_type: str, **fields: Any) -> dict[s
     }
 
 
-def stamped_turn(customer_id: int, experiment: str, variant: str) -> dict[str, Any]:
-    message = chat_message(str(uuid.uuid4()), 0, customer_id=customer_id,
-                           text="hey can u do hibachi for my moms bday, like 25 ppl?")  # fmt: skip
+def stamped_turn(customer_id: int, experiment: str, variant: str, text: str) -> dict[str, Any]:
+    message = chat_message(str(uuid.uuid4()), 0, customer_id=customer_id, text=text)
     return {**message, "event_type": "chat.turn", "turn_index": 0, "experiments": {experiment: variant}}
 
 
 async def served_labels(settings: Settings, event_ids: set[str]) -> dict[str, dict[str, str]]:
-    """message id -> {path: the registered version that answered it} once every id has its analyses."""
+    """message id -> {path: the registered version that answered it}, once every id has its fast analysis
+    and, where that escalated, its ML analysis."""
     found: dict[str, dict[str, str]] = {}
+    escalated: dict[str, bool] = {}
 
     async def answered() -> bool:
         records = await read_topic(settings, topics.NLP_ANALYSES, lambda e: e.get("message_event_id") in event_ids)
         for event in (json.loads(value) for _, value in records):
             key = "registered" if event["path"] == "fast" else "escalation"
             found.setdefault(event["message_event_id"], {})[event["path"]] = event["model_versions"][key]
-        return all(len(found.get(event_id, {})) == 2 for event_id in event_ids)
+            if event["path"] == "fast":
+                escalated[event["message_event_id"]] = event["escalate"]
+        return all(
+            event_id in escalated and len(found[event_id]) == (2 if escalated[event_id] else 1)
+            for event_id in event_ids
+        )
 
     assert await wait_for(answered, timeout_s=90, interval_s=0.5), f"analyses missing: {found}"
     return found
@@ -211,18 +227,21 @@ async def test_the_learning_loop_from_a_day_of_traffic_to_a_promoted_model_and_i
         turns = []
         for i in range(EXPERIMENT_CUSTOMERS):
             variant = definition.assign(f"customer:{base + i}")
-            turns.append(stamped_turn(base + i, experiment, variant))
+            turns.append(stamped_turn(base + i, experiment, variant, EXPERIMENT_TEXTS[i]))
         await produce_events(stack, topics.CHAT_TURNS, turns)
         labels_by_turn = await served_labels(stack, {turn["event_id"] for turn in turns})
         old_escalation = json.loads((escalation_model_dir / "meta.json").read_text())["model_version"] + "/v1"
         new_escalation = f"{escalation['model_version']}/v2"
+        escalated = {CHAMPION: 0, CHALLENGER: 0}
         for turn in turns:
+            variant = turn["experiments"][experiment]
             expected = (
-                {"fast": "nlp/v2", "ml": new_escalation}
-                if turn["experiments"][experiment] == CHALLENGER
-                else {"fast": "nlp/v1", "ml": old_escalation}
+                {"fast": "nlp/v2", "ml": new_escalation} if variant == CHALLENGER else {"fast": "nlp/v1", "ml": old_escalation}
             )
-            assert labels_by_turn[turn["event_id"]] == expected
+            answer = labels_by_turn[turn["event_id"]]
+            assert answer == {path: expected[path] for path in answer}, (variant, answer)
+            escalated[variant] += "ml" in answer
+        assert min(escalated.values()) >= 3, escalated  # both variants' slow paths were seen answering
         # The challenger's customers book; one of the champion's does.
         champions = [turn for turn in turns if turn["experiments"][experiment] == CHAMPION]
         bookers = [turn for turn in turns if turn["experiments"][experiment] == CHALLENGER] + champions[:1]
@@ -240,10 +259,11 @@ async def test_the_learning_loop_from_a_day_of_traffic_to_a_promoted_model_and_i
             out = await teppan(stack, "ml", "promote", name, "--from-experiment", experiment, **env)
             assert f"{name} v2 is now the champion" in out
         # The same processes now answer every customer with v2.
-        fresh = stamped_turn(base + EXPERIMENT_CUSTOMERS, "no_experiment", "none")
+        probes = iter(EXPERIMENT_TEXTS * 3)
 
         async def serving_v2() -> bool:
-            probe = {**fresh, "event_id": str(uuid.uuid4()), "conversation_id": str(uuid.uuid4())}
+            """True once a fresh turn outside the experiment is answered by v2 on both paths."""
+            probe = stamped_turn(base + EXPERIMENT_CUSTOMERS, "no_experiment", "none", next(probes))
             await produce_events(stack, topics.CHAT_TURNS, [probe])
             answered = await served_labels(stack, {probe["event_id"]})
             return answered[probe["event_id"]] == {"fast": "nlp/v2", "ml": new_escalation}
