@@ -253,11 +253,8 @@ def test_the_training_package_re_exports_the_serving_half() -> None:
     from services.common.upsell import features as common_features
     from services.common.upsell import model as common_model
     from services.ml import upsell as training
-    from services.ml.upsell import features as ml_features
     from services.ml.upsell import model as ml_model
 
-    for name in ml_features.__all__:
-        assert getattr(ml_features, name) is getattr(common_features, name), name
     for name in ("META_FILE", "MODEL_FILE", "MODEL_VERSION_PREFIX", "UpsellModel", "is_built", "read_meta"):
         assert getattr(ml_model, name) is getattr(common_model, name), name
     assert training.UpsellModel is serving.UpsellModel is common_model.UpsellModel
