@@ -20,6 +20,7 @@ demo: install
 	$(BIN)/teppan up --demo
 
 test: install-dev
+	@command -v chromium >/dev/null 2>&1 || echo "Chromium is missing, so the browser tests will be skipped; install it with: sudo apt-get install chromium"
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -25,7 +25,7 @@ import psutil
 from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from schemas.workers import WORKER_KINDS
 from services.devtools.stack_status import StackStatus, StatusReader
@@ -175,34 +175,35 @@ async def _stop_children(children: list[ChildProcess]) -> None:
         await asyncio.gather(*(p.wait() for p in running))
 
 
-def render_summary(status: StackStatus, children: list[ChildProcess], urls: dict[str, str]) -> Table:
-    table = Table(title="Teppan — live (Ctrl-C to stop)", show_header=False, min_width=60)
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
-    # The broker's counts start at zero with each run; the database's are counted since this run began
-    # too, so "in" and "logged" can be compared. Conversations are everything the database holds.
-    table.add_row("messages in (this run)", f"{status.messages_in:,}")
-    table.add_row("turns published (this run)", f"{status.turns_published:,}")
-    table.add_row("messages logged (this run)", f"{status.rows_logged:,}")
-    table.add_row("conversations in the database", f"{status.conversations_logged:,}")
-    table.add_row("dead letters", f"{status.dead_letters:,}")
-    for group, lag in sorted(status.consumer_lag.items()):
-        table.add_row(f"lag {group}", f"{lag:,}")
-    if status.under_reported_partitions:
-        table.add_row(
-            "note",
-            f"broker under-reports end offsets on {status.under_reported_partitions} partitions;"
-            " lag here uses fetch high watermarks",
-        )
-    for child in children:
-        alive = child.process is not None and child.process.returncode is None
-        table.add_row(
-            f"process {child.name}",
-            ("up" if alive else "down") + (f" ({child.restarts} restarts)" if child.restarts else ""),
-        )
-    for name, url in urls.items():
-        table.add_row(name, url)
-    return table
+def page_url(http_url: str) -> str:
+    """The owner's dashboard as a browser reaches it: a wildcard bind address is reached on localhost."""
+    return http_url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://127.0.0.1:") + "/"
+
+
+def render_summary(status: StackStatus, children: list[ChildProcess], urls: dict[str, str]) -> Text:
+    """A few lines: where the page is, whether messages flow, and whether every process is up.
+
+    The figures themselves are on the page; the terminal only says the pipeline is alive and where to look.
+    """
+    down = [child.name for child in children if child.process is None or child.process.returncode is not None]
+    restarts = sum(child.restarts for child in children)
+    lag = sum(status.consumer_lag.values())
+    summary = Text()
+    summary.append("Teppan is running: open ", style="bold")
+    summary.append(page_url(urls["HTTP_URL"]), style="bold cyan underline")
+    summary.append("  (Ctrl-C stops it)\n")
+    # The broker's counts start at zero with each run; "logged" counts this run's rows too.
+    summary.append(
+        f"messages in {status.messages_in:,} · logged {status.rows_logged:,} · "
+        f"conversations {status.conversations_logged:,} · lag {lag:,} · dead letters {status.dead_letters:,}\n"
+    )
+    processes = f"{len(children) - len(down)} of {len(children)} processes up"
+    if restarts:
+        processes += f", {restarts} restarts"
+    summary.append(processes, style="red" if down else "green")
+    if down:
+        summary.append(f" (down: {', '.join(down)})", style="red")
+    return summary
 
 
 async def build_nlp_artefacts(settings: Settings, *, live: bool) -> None:
@@ -310,6 +311,8 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
             await _spawn(child, env, log_dir)
         if live:
             Console(stderr=True).print(f"Worker logs: {log_dir}/<process>.log")
+        # Said once even with --quiet: the page is where a new user looks next.
+        Console(stderr=True).print(f"Dashboard: {page_url(http_url)}")
         pids_file = data_dir / PIDS_FILE_NAME
         record_processes(pids_file, servers, children)
         pool = await create_pool(running, max_size=1)

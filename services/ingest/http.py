@@ -34,6 +34,7 @@ from services.ingest.core import EVENT_TYPE_TOPICS
 from shared.json_input import InvalidJson, loads_bounded
 from shared.kafka import MAX_MESSAGE_BYTES, bootstrap
 from shared.settings import Settings
+from shared.web_auth import csrf_is_satisfied, is_authenticated
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ bearer = HTTPBearer(auto_error=False)
 MAX_REPORTED_ERRORS = 20
 RETRY_AFTER_S = "1"
 UNAUTHORIZED = "a valid bearer token is required"
+CSRF_REFUSED = "a write from a browser session must carry the X-CSRF-Token header (the teppan_csrf cookie)"
 
 INPUT_MODELS: tuple[type[BaseModel], ...] = (ChatMessage, BookingOutcome, SurveyResponse, ServiceCall)
 # The only strings a 422 location may show: Teppan's own field names and event types. Anything else in
@@ -246,8 +248,13 @@ def create_app(
     *,
     producer: AIOKafkaProducer | None = None,
     routers: Sequence[APIRouter] = (),
+    public_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """The front door, with `routers` (other rooms' endpoints) mounted behind the same bearer token."""
+    """The front door, with `routers` (other rooms' endpoints) mounted behind the same bearer token.
+
+    `public_routers` are mounted without it: the owner's pages, which check the session themselves so
+    that a browser without one is sent to the login page rather than answered 401.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -275,11 +282,17 @@ def create_app(
     # `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop (and GIL
     # hand-over) on every request for a check that takes microseconds. `bearer` is declared so that
     # the OpenAPI document shows the scheme; the header is checked by token_is_valid like /v1/events.
+    # Mounted routes (the owner's API and pages, /metrics, the docs) also take the login page's session
+    # cookie, and a write made with it must echo the CSRF cookie (shared/web_auth.py says why).
+    # `/v1/events` stays bearer-only: it is for producers, never for a browser.
     async def require_token(
         request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> None:
-        if not token_is_valid(request.headers.get("authorization")):
+        token = settings.api_token.get_secret_value() if settings.api_token is not None else None
+        if not is_authenticated(token, request.headers, request.cookies):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+        if not csrf_is_satisfied(request.method, request.headers, request.cookies):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_REFUSED)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -299,6 +312,8 @@ def create_app(
 
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_token)])
+    for router in public_routers:
+        app.include_router(router)
 
     async def post_events(request: Request) -> Response:
         """Validate, produce, and answer 202 once the broker acknowledged every event."""
