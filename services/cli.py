@@ -287,6 +287,35 @@ def bench_http(
     typer.echo(json.dumps(result))
 
 
+@bench_app.command("dashboard")
+def bench_dashboard(
+    messages: Annotated[int, typer.Option(help="Messages in the database for the measured run.")] = 1_000_000,
+    baseline_messages: Annotated[
+        int, typer.Option(help="Messages for the baseline run on the same server (measured first).")
+    ] = 10_000,
+    repeats: Annotated[int, typer.Option(help="Requests per path and refreshes per range.")] = 20,
+    browser: Annotated[bool, typer.Option(help="Also time the first paint in Chromium, when installed.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result.")] = False,
+) -> None:
+    """The owner's page with a month of traffic seeded: each refresh's server time and the first paint."""
+    from services.devtools.bench_dashboard import run_dashboard_benchmark, summary_lines
+
+    configure_logging("WARNING")
+    result = asyncio.run(
+        run_dashboard_benchmark(
+            messages=messages,
+            baseline_messages=baseline_messages,
+            repeats=repeats,
+            browser=browser,
+            progress=None if as_json else typer.echo,
+        )
+    )
+    if not as_json:
+        for line in summary_lines(result):
+            typer.echo(line)
+    typer.echo(json.dumps(result))
+
+
 @bench_app.command("faults")
 def bench_faults(
     messages: Annotated[int, typer.Option(help="Valid chat messages sent during each phase.")] = 2000,

@@ -213,6 +213,7 @@ def record(
             model="escalation" if event.path == "ml" else "nlp",
             tone=event.tone,
             intent=event.intent,
+            path=event.path,
         )
     elif isinstance(event, BookingOutcome):
         progress = conversations.get(event.conversation_id)

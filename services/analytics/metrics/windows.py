@@ -104,6 +104,9 @@ class MetricsWindow:
     confidence_sum: float = 0.0
     escalations: int = 0
     nlp_latency_ms: LatencySketch = field(default_factory=LatencySketch)
+    # The same latencies apart by the path that answered ("fast", "ml"): the two differ by orders of magnitude,
+    # so one percentile over both says little about either. Windows stored before this was kept have none.
+    path_latency_ms: dict[str, LatencySketch] = field(default_factory=dict)
     # Per labelled task ("tone", "intent", ...): human labels seen and how many the model got right.
     labelled: dict[str, int] = field(default_factory=dict)
     correct: dict[str, int] = field(default_factory=dict)
@@ -126,6 +129,8 @@ class MetricsWindow:
         for name in _COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.nlp_latency_ms.merge(other.nlp_latency_ms)
+        for path, sketch in other.path_latency_ms.items():
+            self.path_latency_ms.setdefault(path, LatencySketch(sketch.relative_accuracy)).merge(sketch)
         for task, count in other.labelled.items():
             self.labelled[task] = self.labelled.get(task, 0) + count
         for task, count in other.correct.items():
@@ -191,6 +196,7 @@ class MetricsWindow:
             start=self.start.isoformat(),
             end=self.end.isoformat(),
             nlp_latency_ms=self.nlp_latency_ms.to_json(),
+            path_latency_ms={path: sketch.to_json() for path, sketch in self.path_latency_ms.items()},
             labelled=dict(self.labelled),
             correct=dict(self.correct),
             services={name: stats.to_json() for name, stats in self.services.items()},
@@ -204,6 +210,11 @@ class MetricsWindow:
             start=datetime.fromisoformat(data["start"]),
             end=datetime.fromisoformat(data["end"]),
             nlp_latency_ms=LatencySketch.from_json(data["nlp_latency_ms"]),
+            # Windows stored before latencies were kept by path have none.
+            path_latency_ms={
+                path: LatencySketch.from_json(sketch)
+                for path, sketch in (data.get("path_latency_ms") or {}).items()
+            },
             labelled=dict(data["labelled"]),
             correct=dict(data["correct"]),
             services={name: ServiceStats.from_json(stats) for name, stats in data["services"].items()},
@@ -225,6 +236,39 @@ def merge_windows(windows: Iterable[MetricsWindow]) -> MetricsWindow | None:
         else:
             result.merge(window)
     return result
+
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def rollup_start(at: datetime, length: timedelta) -> datetime:
+    """The start of the UTC hour (or day, or any length dividing a day) holding `at`."""
+    since_epoch = window_start(at) - _EPOCH
+    return _EPOCH + (since_epoch // length) * length
+
+
+def hour_start(at: datetime) -> datetime:
+    """The start of the UTC hour holding `at` (naive datetimes are taken as UTC)."""
+    return rollup_start(at, HOUR)
+
+
+def rollup_windows(windows: Iterable[MetricsWindow], length: timedelta = HOUR) -> list[MetricsWindow]:
+    """`windows` (one-minute ones) added up per UTC hour or day, oldest first: a rollup's partial windows.
+
+    Each spans its whole hour or day, so merging it into the stored one keeps that row's span.
+    """
+    rolled: dict[datetime, MetricsWindow] = {}
+    for window in windows:
+        start = rollup_start(window.start, length)
+        total = rolled.get(start)
+        if total is None:
+            accuracy = window.nlp_latency_ms.relative_accuracy
+            sketch = LatencySketch(accuracy)
+            total = rolled[start] = MetricsWindow(start, start + length, nlp_latency_ms=sketch)
+        total.merge(window)
+    return [rolled[start] for start in sorted(rolled)]
 
 
 class MetricsAggregator:
@@ -271,14 +315,21 @@ class MetricsAggregator:
         model: str | None = None,
         tone: str | None = None,
         intent: str | None = None,
+        path: str | None = None,
     ) -> None:
         """One NLP analysis; `escalated` when it was sent to the slow (ML) path. With `model` (the model that
-        answered: "nlp" or "escalation"), its tone, intent and confidence tenth are counted for the drift check."""
+        answered: "nlp" or "escalation"), its tone, intent and confidence tenth are counted for the drift check;
+        with `path` ("fast" or "ml"), its latency also goes into that path's own sketch."""
         if (w := self._window(at, event_id)) is not None:
             w.analyses += 1
             w.confidence_sum += confidence
             w.escalations += escalated
             w.nlp_latency_ms.add(latency_ms)
+            if path is not None:
+                sketch = w.path_latency_ms.get(path)
+                if sketch is None:
+                    sketch = w.path_latency_ms[path] = LatencySketch(self._relative_accuracy)
+                sketch.add(latency_ms)
             if model is not None:
                 for head, answer in (("tone", tone), ("intent", intent), ("confidence", confidence_bin(confidence))):
                     if answer is not None:
