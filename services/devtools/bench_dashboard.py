@@ -18,7 +18,6 @@ The named baseline is the same measurement on the same server after the first st
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -171,6 +170,15 @@ def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return process
 
 
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 async def run_dashboard_benchmark(
     *,
     messages: int = 1_000_000,
@@ -194,7 +202,6 @@ async def run_dashboard_benchmark(
             env = child_environment(
                 servers, TEPPAN_API_TOKEN=token, TEPPAN_DATA_DIR=folder, TEPPAN_LOG_LEVEL="WARNING"
             )
-            server = _start_server(env, port)
             base_url = f"http://127.0.0.1:{port}"
             pool = await create_pool(settings, max_size=2)
             stages: dict[str, Any] = {}
@@ -205,17 +212,21 @@ async def run_dashboard_benchmark(
                     summary = await seed(pool, messages=target - seeded, seed_value=len(stages) + 11)
                     seeded = target
                     say(f"measuring with {target:,} messages")
-                    stage = {"messages": target, "seed_seconds": summary.seconds}
-                    stage.update(await measure_requests(base_url, token, repeats))
-                    stage["browser"] = await measure_first_paint(base_url, token) if browser else None
+                    # A fresh server per stage: nothing the baseline computed is reused by the full run.
+                    server = _start_server(env, port)
+                    try:
+                        stage = {"messages": target, "seed_seconds": summary.seconds}
+                        stage.update(await measure_requests(base_url, token, repeats))
+                        stage["browser"] = await measure_first_paint(base_url, token) if browser else None
+                    finally:
+                        _stop_server(server)
+                        server = None
                     stages[name] = stage
             finally:
                 await pool.close()
         finally:
             if server is not None:
-                server.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    server.wait(10)
+                _stop_server(server)
             await asyncio.to_thread(servers.stop)
     full = stages["full"]
     worst_refresh = max(value["server_ms_sum_p95"] for value in full["refresh"].values())
