@@ -31,6 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas.events import BookingOutcome, ChatMessage, InputEvent, ServiceCall, SurveyResponse
 from services.ingest.core import EVENT_TYPE_TOPICS
+from shared.http_body import BodyTooLarge, read_body
 from shared.json_input import InvalidJson, loads_bounded
 from shared.kafka import MAX_MESSAGE_BYTES, bootstrap
 from shared.settings import Settings
@@ -173,30 +174,6 @@ def _problem(status_code: int, error_type: str, message: str, **headers: str) ->
         status_code=status_code,
         headers=headers or None,
     )
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused once it passes `limit` bytes, whether or not Content-Length was sent.
-
-    Content-Length alone is not enough: a chunked upload has none, and the server would otherwise buffer
-    whatever it is sent. So a declared length over the limit is refused before reading, and the
-    streamed chunks are counted as they arrive.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_http_producer(settings: Settings) -> AIOKafkaProducer:

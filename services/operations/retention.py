@@ -21,7 +21,9 @@ made from and holds no customer text. Raw must not outlive aggregates.
 | outcomes              | aggregate | delete                                                              |
 | surveys               | aggregate | delete                                                              |
 | metrics_windows       | aggregate | delete                                                              |
+| metrics_hourly_windows, metrics_daily_windows | aggregate | delete (the rollups the owner's page reads) |
 | llm_usage             | aggregate | delete                                                              |
+| llm_usage_hourly      | aggregate | delete (the hourly token rollup the owner's page prices)            |
 | alerts_sent           | aggregate | delete (alert history)                                              |
 | weekly_reports        | aggregate | delete (the weekly job's stored KPIs and readiness)                 |
 
@@ -219,11 +221,32 @@ RULES: tuple[RetentionRule, ...] = (
         "DELETE FROM metrics_windows WHERE window_start < $1",
     ),
     RetentionRule(
+        "metrics_hourly_windows",
+        "aggregate",
+        "delete",
+        "hourly rollups of the metrics windows (the owner's page)",
+        "DELETE FROM metrics_hourly_windows WHERE window_start < $1",
+    ),
+    RetentionRule(
+        "metrics_daily_windows",
+        "aggregate",
+        "delete",
+        "daily rollups of the metrics windows (the owner's page)",
+        "DELETE FROM metrics_daily_windows WHERE window_start < $1",
+    ),
+    RetentionRule(
         "llm_usage",
         "aggregate",
         "delete",
         "LLM token usage (cost history)",
         "DELETE FROM llm_usage WHERE occurred_at < $1",
+    ),
+    RetentionRule(
+        "llm_usage_hourly",
+        "aggregate",
+        "delete",
+        "hourly LLM token rollup (the owner's page)",
+        "DELETE FROM llm_usage_hourly WHERE hour_start < $1",
     ),
     RetentionRule(
         "alerts_sent",

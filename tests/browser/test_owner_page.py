@@ -122,7 +122,9 @@ async def page_url(stack: Settings, known_stream: dict[str, Any]) -> AsyncIterat
 
 
 @pytest.fixture(scope="module")
-async def logged_in(browser: Browser, page_url: str) -> AsyncIterator[BrowserContext]:
+async def logged_in(
+    browser: Browser, page_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BrowserContext]:
     """A browser context that logged in through the login page, as the owner does once."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -131,6 +133,9 @@ async def logged_in(browser: Browser, page_url: str) -> AsyncIterator[BrowserCon
     await page.fill("#token", "not-the-token")
     await page.click("#login-submit")
     await page.wait_for_url(lambda url: "/login" in url and "error=1" in url)
+    assert await page.is_visible("#login-error")
+    shot = tmp_path_factory.mktemp("login") / "login.png"
+    await page.screenshot(path=str(shot))
     await page.fill("#token", TOKEN)
     await page.click("#login-submit")
     await page.wait_for_url(page_url + "/")

@@ -268,6 +268,20 @@ async def seed_aggregates(connection: asyncpg.Connection, at: datetime) -> None:
         start,
         start + timedelta(minutes=1),
     )
+    # The owner's page's rollups of the same window (hour and day) and of LLM tokens.
+    for table, span in (("metrics_hourly_windows", "hour"), ("metrics_daily_windows", "day")):
+        await connection.execute(
+            f"INSERT INTO {table} (window_start, window_end, state) "  # noqa: S608 (two fixed names)
+            f"VALUES (date_trunc('{span}', $1::timestamptz), date_trunc('{span}', $1::timestamptz) + "
+            f"interval '1 {span}', '{{\"messages\": 2}}') ON CONFLICT (window_start) DO NOTHING",
+            start,
+        )
+    await connection.execute(
+        "INSERT INTO llm_usage_hourly (hour_start, provider, model, tokens_in, tokens_out) "
+        "VALUES (date_trunc('hour', $1::timestamptz), 'openai', 'gpt-4o-mini', 300, 80) "
+        "ON CONFLICT (hour_start, provider, model) DO NOTHING",
+        start,
+    )
     await connection.execute(
         "INSERT INTO alerts_sent (event_id, rule, level, message, fired_at) "
         "VALUES ($1, 'high_latency', 'warning', 'NLP p95 above 200 ms', $2)",

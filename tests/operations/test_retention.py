@@ -151,7 +151,10 @@ async def test_retention_redacts_and_deletes_by_age_and_keeps_conversations_whol
         ("outcomes", "aggregate", "delete"): 1,
         ("surveys", "aggregate", "delete"): 1,
         ("metrics_windows", "aggregate", "delete"): 1,
+        ("metrics_hourly_windows", "aggregate", "delete"): 1,
+        ("metrics_daily_windows", "aggregate", "delete"): 1,
         ("llm_usage", "aggregate", "delete"): 2,
+        ("llm_usage_hourly", "aggregate", "delete"): 1,
         ("alerts_sent", "aggregate", "delete"): 1,
         ("weekly_reports", "aggregate", "delete"): 1,
     }

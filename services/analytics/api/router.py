@@ -33,6 +33,7 @@ from services.analytics.reports.experiments import wilson_interval
 from services.common.experiments import DEFAULT_EXPERIMENTS_FILE, load_experiments
 from services.devtools.stack_status import DLQ_TOPICS, StatusReader
 from shared.db import create_pool
+from shared.http_body import BodyTooLarge, read_body
 from shared.json_input import InvalidJson, loads_bounded
 from shared.settings import Settings
 
@@ -121,26 +122,6 @@ def _problem(status_code: int, error_type: str, message: str) -> JSONResponse:
 def _unavailable(error: BaseException) -> HTTPException:
     log.warning("owner API query failed", extra={"error": type(error).__name__})
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable")
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused once it passes `limit` bytes, declared or streamed (as the front door reads it;
-    analytics may not import ingest, so the dozen lines are repeated here)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def api_router(settings: Settings) -> APIRouter:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
+from shared.http_body import BodyTooLarge, read_body
 from shared.settings import Settings
 from shared.web_auth import (
     CSRF_COOKIE,
@@ -101,11 +102,10 @@ def pages_router(settings: Settings) -> APIRouter:
 
     @router.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_LOGIN_BODY_BYTES:
-                return JSONResponse({"detail": "the login form is too large"}, status_code=413)
+        try:
+            body = await read_body(request, MAX_LOGIN_BODY_BYTES)
+        except BodyTooLarge:
+            return JSONResponse({"detail": "the login form is too large"}, status_code=413)
         form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
         given = (form.get("token") or [""])[0]
         next_path = safe_next_path((form.get("next") or ["/"])[0])
