@@ -250,20 +250,22 @@ async def test_queue_labels_and_agreement(api: httpx.AsyncClient, db: asyncpg.Po
     conversation, turn = await insert_conversation(
         db, customer_id=customer, word="teriyaki", at=datetime.now(UTC), confidence=0.0
     )
+    # The newest flag of any test's (other tests' records may carry times far ahead of now).
+    latest = await db.fetchval("SELECT max(flagged_at) FROM edge_cases")
+    newest_flag = max(latest or datetime.now(UTC), datetime.now(UTC) + timedelta(days=365)) + timedelta(seconds=1)
     await db.execute(
         "INSERT INTO edge_cases (conversation_id, reason, event_id, customer_id, flagged_at) "
         "VALUES ($1, 'customer_expressed_frustration', $2, $3, $4)",
         conversation,
         turn,
         customer,
-        datetime.now(UTC) + timedelta(days=365),  # the newest flag of any test's
+        newest_flag,
     )
     labeller = f"ana-{uuid.uuid4().hex[:6]}"
     queue = await get_json(api, "/api/queue", reason="customer_expressed_frustration", labeller=labeller)
     assert queue["reasons"]["customer_expressed_frustration"] >= 1
-    # Among the newest flags (other tests' records may carry later, even year-9999, times).
-    item = next(i for i in queue["items"] if i["message_event_id"] == str(turn))
-    assert item["reason"] == "customer_expressed_frustration"
+    item = queue["items"][0]
+    assert item["message_event_id"] == str(turn) and item["reason"] == "customer_expressed_frustration"
     assert item["guess"] == {"tone": "casual", "intent": "booking_inquiry", "slots": {"party_size": 12}}
     unsure = await get_json(api, "/api/queue", labeller=labeller, limit="200")
     assert str(turn) in [i["message_event_id"] for i in unsure["items"]]

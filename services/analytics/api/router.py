@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # A database that does not answer must not hold a page's refresh: it gets a 503 instead.
 QUERY_TIMEOUT_S = 5.0
+# The whole-table reports run in the background (stale-while-revalidate): they may take longer than a request
+# should wait (2.5 s for the experiments at 1,000,000 messages), but must still end.
+REPORT_QUERY_TIMEOUT_S = 60.0
 # The broker's dead-letter count: a broker that does not answer within this is reported as null.
 DEAD_LETTERS_TIMEOUT_S = 1.0
 DEAD_LETTERS_MAX_AGE_S = 10.0
@@ -137,9 +140,13 @@ def api_router(settings: Settings) -> APIRouter:
     async def lifespan(_: Any) -> AsyncIterator[None]:
         nonlocal pool, reader
         pool = await create_pool(settings, min_size=0, max_size=4) if settings.database_url else None
+        # The slow reports are computed as the server starts, so the first page load does not wait for them.
+        warming = asyncio.ensure_future(warm_reports()) if pool is not None else None
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             dead_letter_cache.close()
             report_cache.close()
             if reader is not None:
@@ -176,11 +183,13 @@ def api_router(settings: Settings) -> APIRouter:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no database is configured")
         return pool
 
-    async def read(query: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    async def read(
+        query: Callable[[asyncpg.Connection], Awaitable[Any]], timeout_s: float = QUERY_TIMEOUT_S
+    ) -> Any:
         """`query` on a pooled connection, bounded in time; 503 when the database fails or does not answer."""
         database = connected()
         try:
-            async with asyncio.timeout(QUERY_TIMEOUT_S), database.acquire() as connection:
+            async with asyncio.timeout(timeout_s), database.acquire() as connection:
                 return await query(connection)
         except DB_ERRORS as error:
             raise _unavailable(error) from None
@@ -188,7 +197,9 @@ def api_router(settings: Settings) -> APIRouter:
     async def cached(key: Hashable, query: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
         connected()
         try:
-            return await report_cache.get(key, lambda: read(query))
+            # A request waits no longer than any other; the computation itself goes on (shielded).
+            async with asyncio.timeout(QUERY_TIMEOUT_S):
+                return await report_cache.get(key, lambda: read(query, REPORT_QUERY_TIMEOUT_S))
         except DB_ERRORS as error:
             raise _unavailable(error) from None
 
@@ -243,6 +254,13 @@ def api_router(settings: Settings) -> APIRouter:
             return {**document, "history": history}
 
         return _json(await cached("readiness", compute))
+
+    async def warm_reports() -> None:
+        for report in (readiness, experiments):
+            try:
+                await report()
+            except Exception as error:  # noqa: BLE001 - a request will compute it, or say why, later
+                log.info("warming a report failed", extra={"error": type(error).__name__})
 
     @router.get("/experiments")
     async def experiments() -> Response:
