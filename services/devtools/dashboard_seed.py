@@ -141,6 +141,7 @@ def _conversation(
                 model="escalation" if path == "ml" else "nlp",
                 tone=tone,
                 intent=intent,
+                path=path,
             )
             if rng.random() < LABEL_SHARE:
                 for labeller in ("ana", "ben") if rng.random() < SECOND_LABELLER_SHARE else ("ana",):
