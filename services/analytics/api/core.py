@@ -21,7 +21,7 @@ from schemas.vocabulary import INTENTS, TONES
 from services.analytics.edge_cases.core import REASONS as EDGE_CASE_REASONS
 from services.analytics.metrics.sketches import LatencySketch
 from services.analytics.metrics.windows import SATISFIED_RATING
-from services.analytics.reports.costs import Budgets, PriceTable, Usage, model_key
+from services.analytics.reports.costs import Budgets, PriceTable, Usage, model_key, period_spend, usd
 
 # The entity names a label may correct: the fast path's extracted slots (services/nlp/slots.py) that the
 # ML datasets learn from (services/ml/datasets.py ENTITY_SLOTS); analytics may import neither room.
@@ -221,35 +221,28 @@ class HourlyUsage:
     tokens_out: int
 
 
+def as_usage(row: HourlyUsage) -> Usage:
+    """An hour's tokens of one model as the costs core's Usage (no conversation: it is priced, not counted)."""
+    return Usage("", row.provider, row.model, row.tokens_in, row.tokens_out, row.hour_start)
+
+
 def usage_cost(row: HourlyUsage, prices: PriceTable) -> float:
     """The USD cost of an hour's tokens of one model; an unknown model costs nothing here, as in the costs
     report's totals (which list it apart)."""
-    usage = Usage("", row.provider, row.model, row.tokens_in, row.tokens_out, row.hour_start)
-    return prices.cost(usage) or 0.0
+    return prices.cost(as_usage(row)) or 0.0
 
 
 def budget_document(
     usage: Iterable[HourlyUsage], prices: PriceTable, budgets: Budgets, today: date
 ) -> dict[str, Any]:
     """The costs report's `budget`: spend on the UTC day `today` and in its calendar month."""
-    daily = monthly = 0.0
-    for row in usage:
-        day = row.hour_start.astimezone(UTC).date()
-        if (day.year, day.month) != (today.year, today.month):
-            continue
-        cost = usage_cost(row, prices)
-        monthly += cost
-        daily += cost if day == today else 0.0
+    daily, monthly = period_spend((as_usage(row) for row in usage), prices, today)
     return {
         "daily_usd": budgets.daily_usd,
         "daily_used": usd(daily),
         "monthly_usd": budgets.monthly_usd,
         "monthly_used": usd(monthly),
     }
-
-
-def usd(value: float) -> float:
-    return round(value, 6)
 
 
 def costs_document(

@@ -175,24 +175,25 @@ def cost_report(
         by_day[_utc_date(usage.at).isoformat()] += cost
     daily_used, monthly_used = period_spend(usages, prices, today)
     return {
-        "total_usd": _usd(total),
-        "by_model": {key: _usd(value) for key, value in sorted(by_model.items())},
-        "by_day": {key: _usd(value) for key, value in sorted(by_day.items())},
-        "per_conversation_avg_usd": _usd(total / len(conversations)) if conversations else None,
-        "per_booking_usd": _usd(total / bookings) if bookings else None,
+        "total_usd": usd(total),
+        "by_model": {key: usd(value) for key, value in sorted(by_model.items())},
+        "by_day": {key: usd(value) for key, value in sorted(by_day.items())},
+        "per_conversation_avg_usd": usd(total / len(conversations)) if conversations else None,
+        "per_booking_usd": usd(total / bookings) if bookings else None,
         "unknown_models": sorted(unknown),
         "budget": {
             "daily_usd": budgets.daily_usd,
-            "daily_used": _usd(daily_used),
+            "daily_used": usd(daily_used),
             "monthly_usd": budgets.monthly_usd,
-            "monthly_used": _usd(monthly_used),
+            "monthly_used": usd(monthly_used),
         },
     }
 
 
-def _usd(value: float) -> float:
+def usd(value: float) -> float:
     # Micro-dollars are far below what matters and hide float noise such as 0.30000000000000004.
     return round(value, 6)
+
 
 
 @dataclass(frozen=True)
