@@ -84,8 +84,9 @@ async def measure_requests(base_url: str, token: str, repeats: int) -> dict[str,
     headers = {"Authorization": f"Bearer {token}"}
     result: dict[str, Any] = {"paths": {}, "refresh": {}}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
-        paths = [path.format(range=name) for name in RANGES for path in REFRESH_PATHS[:1] + REFRESH_PATHS[3:4]]
-        paths += [*REFRESH_PATHS[1:3], REFRESH_PATHS[4], *OTHER_PATHS]
+        ranged = [path for path in REFRESH_PATHS if "{range}" in path]
+        paths = [path.format(range=name) for name in RANGES for path in ranged]
+        paths += [path for path in REFRESH_PATHS if path not in ranged] + list(OTHER_PATHS)
         for path in paths:
             # The first answer computes what later ones may reuse (the readiness and experiment reports are
             # recomputed in the background every 30 s): its time is what that recomputation costs.

@@ -23,7 +23,10 @@ from typing import Any
 import asyncpg
 
 from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
+from services.analytics.conversation_log.core import AnalysisRow, MessageRow, OutcomeRow
 from services.analytics.conversation_log.store import refresh_conversation_logs
+from services.analytics.edge_cases.core import FlagRow
+from services.analytics.metrics.core import LabelRow, SurveyRow, UsageRow
 from services.analytics.metrics.store import PostgresMetricsWrites, rebuild_usage_hourly
 from services.analytics.metrics.windows import MetricsAggregator, MetricsWindow
 from services.devtools.demo_traffic import generate_conversations
@@ -218,32 +221,16 @@ def _conversation(
         )
 
 
+# The columns each table is copied with: the row types the workers write them with, so a column the
+# workers gain is one the seeder is made to fill too (its tuples follow the same order).
 TABLES: dict[str, tuple[str, ...]] = {
-    "messages": (
-        "event_id", "conversation_id", "customer_id", "role", "text", "channel", "turn_index", "occurred_at",
-        "assistant", "experiments", "context",
-    ),
-    "message_analyses": (
-        "message_event_id", "analysis_event_id", "conversation_id", "path", "detected_tone", "detected_intent",
-        "entities_extracted", "confidence", "escalate", "latency_ms", "analysis", "occurred_at",
-    ),
-    "outcomes": (
-        "event_id", "conversation_id", "customer_id", "booked", "booking_id", "total_value", "offered_upsells",
-        "accepted_upsells", "occurred_at",
-    ),
-    "surveys": (
-        "event_id", "conversation_id", "customer_id", "rating", "understood", "tone_appropriate", "free_text",
-        "occurred_at",
-    ),
-    "llm_usage": (
-        "event_id", "conversation_id", "customer_id", "source", "provider", "model", "tokens_in", "tokens_out",
-        "ok", "occurred_at",
-    ),
-    "edge_cases": ("conversation_id", "reason", "event_id", "customer_id", "flagged_at"),
-    "labels": (
-        "event_id", "message_event_id", "conversation_id", "field", "entity_name", "value", "labeller",
-        "occurred_at",
-    ),
+    "messages": MessageRow._fields,
+    "message_analyses": AnalysisRow._fields,
+    "outcomes": OutcomeRow._fields,
+    "surveys": SurveyRow._fields,
+    "llm_usage": UsageRow._fields,
+    "edge_cases": FlagRow._fields,
+    "labels": LabelRow._fields,
 }
 
 
