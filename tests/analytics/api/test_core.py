@@ -54,6 +54,14 @@ def test_parameters_are_checked_without_quoting_them() -> None:
         core.parse_customer_id("99999999999")
 
 
+FIXED_PARAMETER_ERRORS = [
+    [{"loc": ["query", "range"], "type": "literal_error", "msg": "must be 'day', 'week' or 'month'"}],
+    [{"loc": ["query", "limit"], "type": "int_parsing", "msg": "must be a whole number"}],
+    [{"loc": ["query", "limit"], "type": "range_error", "msg": "must be between 1 and 50"}],
+    [{"loc": ["query", "customer_id"], "type": "int_parsing", "msg": "must be an integer"}],
+]
+
+
 @given(st.text(max_size=80))
 def test_query_parameters_only_ever_raise_parameter_errors(text: str) -> None:
     for parse in (
@@ -64,7 +72,9 @@ def test_query_parameters_only_ever_raise_parameter_errors(text: str) -> None:
         try:
             parse()
         except core.ParameterError as error:
-            assert len(text) < 4 or text not in json.dumps(error.detail)
+            # Every answer is one of the fixed bodies, so none can carry the input. (A check that the input
+            # is not a substring of the body failed on "limi", a piece of the parameter's name "limit".)
+            assert error.detail in FIXED_PARAMETER_ERRORS
     core.search_words(text)
     core.id_match(text)
 
