@@ -91,11 +91,14 @@ def serve(
     import uvicorn
 
     from services.http_app import create_app
+    from shared.gc_tuning import freeze_start_up_heap
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_file)
+    app = create_app(settings)
+    freeze_start_up_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host or settings.http_host,
         port=port or settings.http_port,
         log_config=None,
@@ -294,7 +297,9 @@ def bench_dashboard(
         int, typer.Option(help="Messages for the baseline run on the same server (measured first).")
     ] = 10_000,
     repeats: Annotated[int, typer.Option(help="Requests per path and refreshes per range.")] = 20,
-    browser: Annotated[bool, typer.Option(help="Also time the first paint in Chromium, when installed.")] = True,
+    browser: Annotated[
+        bool, typer.Option(help="Also time the first paint in Chromium, when installed.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result.")] = False,
 ) -> None:
     """The owner's page with a month of traffic seeded: each refresh's server time and the first paint."""

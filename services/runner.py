@@ -12,6 +12,7 @@ from collections.abc import Callable
 from faststream.kafka import KafkaBroker
 
 from schemas.workers import WORKER_KINDS, WORKERS_BY_KIND
+from shared.gc_tuning import freeze_start_up_heap
 from shared.kafka import create_broker, create_topics
 from shared.settings import Settings
 
@@ -37,6 +38,7 @@ async def run_worker(kind: str, settings: Settings) -> None:
     await create_topics(settings)
     broker = create_broker(settings)
     async with worker_lifespan(kind)(settings, broker):
+        freeze_start_up_heap()
         await broker.start()
         log.info("worker started", extra={"kind": kind})
         try:
