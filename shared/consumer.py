@@ -90,6 +90,8 @@ def decode_json_model(
     rejection still gets its precise reason.
     """
 
+    own_event_types = {model: _own_event_type(model) for model in (models or {}).values()}
+
     def decode(topic: str, value: bytes | None) -> BaseModel:
         if value is None:
             raise UndecodableRecord("empty record (tombstone)")
@@ -101,7 +103,7 @@ def decode_json_model(
                 pass
             else:
                 # A missing event_type would be filled by the default, which the careful path refuses.
-                if "event_type" in event.model_fields_set and getattr(event, "event_type", None) == _own_event_type(fast_model):
+                if "event_type" in event.model_fields_set and getattr(event, "event_type", None) == own_event_types[fast_model]:
                     return event
         try:
             payload = loads_bounded(value)

@@ -25,8 +25,17 @@ PHONE_PATTERN = re.compile(
 # its spans would swallow a date and time written together ("2026-11-29 18:00").
 DIGIT_RUN_PATTERN = re.compile(r"(?<![\w+])\+?\(?\d(?:[ .\-()]{0,2}\d){8,14}(?!\w)")
 _PHONE_OR_DIGIT_RUN = re.compile(f"{PHONE_PATTERN.pattern}|{DIGIT_RUN_PATTERN.pattern}")
+_ASCII_DIGITS = "0123456789"
+_FEWEST_PHONE_DIGITS = 9
 
 
 def scrub_pii(text: str) -> str:
     """`text` with e-mail addresses and phone numbers (and long digit runs) replaced by placeholders."""
-    return _PHONE_OR_DIGIT_RUN.sub("[phone]", EMAIL_PATTERN.sub("[email]", text))
+    # Most texts hold neither, and these scans are far cheaper than the patterns: an address needs an "@", and
+    # every phone form and digit run has at least nine digits. `\d` also matches other scripts' digits, so a
+    # text that is not ASCII always gets the full pattern.
+    if "@" in text:
+        text = EMAIL_PATTERN.sub("[email]", text)
+    if not text.isascii() or sum(map(text.count, _ASCII_DIGITS)) >= _FEWEST_PHONE_DIGITS:
+        text = _PHONE_OR_DIGIT_RUN.sub("[phone]", text)
+    return text

@@ -6,6 +6,7 @@ definitions. Pure apart from reading the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
@@ -90,6 +91,8 @@ class Experiment:
         return self.variants[-1][0]
 
 
+# A conversation's ten-odd turns all ask for the same points; caching them spares ingest a sha256 per turn.
+@functools.lru_cache(maxsize=65_536)
 def bucket(experiment: str, unit_id: str) -> float:
     """A uniform, stable point in [0, 1) for (experiment, unit).
 

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from schemas.vocabulary import load_upsell_menu
 from services.common.corrections import is_correction
 from services.nlp import pii
 from services.nlp.upsells import UpsellCatalog
+from shared import pii as shared_pii
 from shared.pii import scrub_pii
 
 
@@ -69,3 +73,18 @@ def test_phone_gate_keeps_every_form() -> None:
     for t in ("(555) 123-4567", "555.987.6543", "+1 555 123 4567", "5551234567"):
         assert pii.detect(f"call {t}")["phone"], t
     assert not pii.detect("party of 30 at 7pm")["phone"]
+
+
+_PHONEISH = st.text(alphabet="0123456789 +-.()@abc.com\u0661\u0662\uff13x", max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_PHONEISH, st.text(max_size=80)))
+def test_the_scrubbers_cheap_prechecks_skip_only_texts_the_patterns_leave_alone(text: str) -> None:
+    # The prechecks ("@" present, nine ASCII digits, or any non-ASCII text) must never let a match through.
+    unconditional = shared_pii._PHONE_OR_DIGIT_RUN.sub("[phone]", shared_pii.EMAIL_PATTERN.sub("[email]", text))
+    assert scrub_pii(text) == unconditional
+
+
+def test_digits_of_other_scripts_are_still_scrubbed() -> None:
+    assert scrub_pii("call \uff15\uff15\uff15 \uff11\uff12\uff13 \uff14\uff15\uff16\uff17") == "call [phone]"

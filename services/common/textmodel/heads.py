@@ -103,10 +103,9 @@ def _segment_sums(table: np.ndarray, ids: list[int], starts: np.ndarray) -> np.n
     out = np.zeros((len(starts), table.shape[1]), dtype=np.float32)
     if not ids:
         return out
-    rows = table[ids]
-    csum = np.vstack(
-        [np.zeros((1, table.shape[1]), dtype=np.float32), np.cumsum(rows, axis=0, dtype=np.float64)]
-    )
     ends = np.append(starts[1:], len(ids))
-    out[:] = csum[ends] - csum[starts]
+    filled = ends > starts
+    # reduceat sums from each start to the next one given; leaving out the empty segments (which hold no rows)
+    # makes each next start its segment's end. One pass, in float32 like the per-text sum.
+    out[filled] = np.add.reduceat(table[ids], starts[filled], axis=0)
     return out
