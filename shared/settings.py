@@ -42,8 +42,10 @@ class Settings(BaseSettings):
     escalation_model_dir: Path | None = Field(default=None, alias="TEPPAN_ESCALATION_MODEL_DIR")
     # Below this the escalation model is unsure too, and the turn is flagged for a human (low_confidence).
     escalation_model_threshold: float = Field(default=0.6, gt=0, le=1, alias="TEPPAN_ESCALATION_MODEL_THRESHOLD")
-    # 16 was the fastest measured (`teppan bench escalation --batch-size 1..64`, docs/benchmarks.md).
-    escalation_max_batch_size: int = Field(default=16, ge=1, le=4096, alias="TEPPAN_ESCALATION_MAX_BATCH_SIZE")
+    # The most requests one group takes; the model runs it in length-sorted calls of 16. 128 was the fastest
+    # measured (`teppan bench escalation --batch-size 1..256`, docs/benchmarks.md). A group waits at most the
+    # queue delay for more requests, so the maximum only comes into play under load.
+    escalation_max_batch_size: int = Field(default=128, ge=1, le=4096, alias="TEPPAN_ESCALATION_MAX_BATCH_SIZE")
     escalation_max_queue_delay_ms: float = Field(default=5.0, ge=0, le=10_000, alias="TEPPAN_ESCALATION_MAX_QUEUE_DELAY_MS")
     # One thread by default, so that on a 2-core machine the slow path cannot starve the fast path.
     escalation_threads: int = Field(default=1, ge=1, le=256, alias="TEPPAN_ESCALATION_THREADS")

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,13 @@ from hypothesis import strategies as st
 from schemas.events import EscalationRequest, ExtractedEntity, MessageAnalysis
 from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
 from services.ml.escalation.core import ml_analysis, ml_analysis_id
-from services.ml.escalation.model import EscalationModel, EscalationPrediction, is_built, read_meta
+from services.ml.escalation.model import (
+    CALL_BATCH_SIZE,
+    EscalationModel,
+    EscalationPrediction,
+    is_built,
+    read_meta,
+)
 from services.ml.escalation.training import training_rows
 
 GOLD = Path(__file__).resolve().parents[2] / "services" / "ml" / "gold" / "hand_written.jsonl"
@@ -63,6 +70,33 @@ def test_padding_changes_no_answer(escalation_model_dir: Path, backend: str, tol
         alone = model.logits([text])
         for head in range(3):
             assert abs(batch[head][index] - alone[head][0]).max() < tolerance
+
+
+def test_a_large_group_runs_in_sorted_calls_padded_to_their_own_longest_text(escalation_model_dir: Path) -> None:
+    model = EscalationModel(escalation_model_dir, backend="torch", device="cpu", threads=1)
+    texts = [f"book for {n} people " * (n % 7 + 1) for n in range(CALL_BATCH_SIZE * 2 + 5)]
+    calls: list[tuple[int, ...]] = []
+    run = model._run
+
+    def recording_run(ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+        calls.append(ids.shape)
+        # Each call is padded only to its own longest text: some row fills every column.
+        assert int(mask.sum(axis=1).max()) == ids.shape[1]
+        return run(ids, mask)
+
+    model._run = recording_run  # type: ignore[method-assign]
+    grouped = model.logits(texts)
+    assert len(calls) == 3 and all(rows <= CALL_BATCH_SIZE for rows, _ in calls)
+    assert sorted(width for _, width in calls) == [width for _, width in calls]
+    for index in (0, 6, CALL_BATCH_SIZE + 3, len(texts) - 1):
+        alone = run(*_encoded(model, texts[index]))
+        for head in range(3):
+            assert abs(grouped[head][index] - alone[head][0]).max() < 1e-4
+
+
+def _encoded(model: EscalationModel, text: str) -> tuple[np.ndarray, np.ndarray]:
+    encoded = model.tokenizer([text], return_tensors="np")
+    return encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
 
 
 def test_training_never_reads_the_hand_written_test_set() -> None:

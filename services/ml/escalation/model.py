@@ -31,6 +31,9 @@ TORCH_WEIGHTS = "model.pt"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
 TOKENIZER_DIR = "tokenizer"
+# The most texts one model call takes; a larger group is split into calls of similar lengths (see `logits`).
+# Measured with `teppan bench escalation` (docs/benchmarks.md).
+CALL_BATCH_SIZE = 16
 
 
 def build_network(config_dir: Path, *, layers: int | None = None, pretrained: bool) -> Any:
@@ -198,6 +201,13 @@ class EscalationModel:
             self._network = network.to(self.device)
 
     def logits(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each head's logits for `texts`, in their order.
+
+        The texts are sorted by token count and run in calls of at most `CALL_BATCH_SIZE`, each padded only
+        to its own longest text. Chat messages vary widely in length (on the bench's messages the longest
+        of 16 in arrival order is 2.2 times the mean), so a group padded as one call spends about half its
+        work on padding; sorted calls of similar lengths do not.
+        """
         if not texts:
             return [np.zeros((0, len(labels))) for labels in HEADS.values()]
         encoded = self.tokenizer(
@@ -209,6 +219,19 @@ class EscalationModel:
         )
         ids = encoded["input_ids"].astype(np.int64)
         mask = encoded["attention_mask"].astype(np.int64)
+        lengths = mask.sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
+        outputs = [np.zeros((len(texts), len(labels)), dtype=np.float32) for labels in HEADS.values()]
+        left_padded = self.tokenizer.padding_side == "left"
+        for start in range(0, len(texts), CALL_BATCH_SIZE):
+            rows = order[start : start + CALL_BATCH_SIZE]
+            width = int(lengths[rows].max())
+            columns = slice(ids.shape[1] - width, None) if left_padded else slice(0, width)
+            for output, part in zip(outputs, self._run(ids[rows, columns], mask[rows, columns]), strict=True):
+                output[rows] = part
+        return outputs
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
         if self._session is not None:
             outputs = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
             return [np.asarray(o, dtype=np.float32) for o in outputs]
