@@ -12,6 +12,7 @@ from schemas.vocabulary import INTENTS
 # out-of-scope chatter is plentiful and only teaches "other", so it is capped.
 SOURCE_MIX: dict[str, tuple[float, int | None]] = {
     "teppan_domain": (3.0, None),
+    "teppan_voices": (3.0, None),
     "sgd_restaurants": (1.0, None),
     "clinc150": (0.5, 4000),
     "snips": (0.5, 600),

@@ -34,7 +34,12 @@ DENSE_SCALE = {"intent": 2.0}
 
 
 def _domain_rows() -> list[dict[str, Any]]:
-    return list(corpora.read_jsonl(corpora.DOMAIN_TRAIN))
+    """The generated domain set and the hand-written voices set."""
+    return [*corpora.read_jsonl(corpora.DOMAIN_TRAIN), *corpora.read_jsonl(corpora.VOICES_TRAIN)]
+
+
+def _domain_weight(row: Mapping[str, Any]) -> float:
+    return corpora.VOICES_WEIGHT if row.get("source") == "teppan_voices" else 1.0
 
 
 # The public sets training reads when they are there (train splits only), and what each teaches.
@@ -85,9 +90,10 @@ def _training_sets(
             (r["text"], r["intent"], intent_mix.SOURCE_MIX.get(r["source"], (1.0, None))[0])
         )
     for r in domain:
-        sets["tone"].append((r["text"], r["tone"], 1.0))
-        sets["sentiment"].append((r["text"], r["extra"]["sentiment"], 1.0))
-        sets["frustrated"].append((r["text"], "yes" if r["extra"]["frustrated"] else "no", 1.0))
+        weight = _domain_weight(r)
+        sets["tone"].append((r["text"], r["tone"], weight))
+        sets["sentiment"].append((r["text"], r["extra"]["sentiment"], weight))
+        sets["frustrated"].append((r["text"], "yes" if r["extra"]["frustrated"] else "no", weight))
     if public_data:
         # GoEmotions is Reddit text, not catering chat: it only nudges sentiment and frustration.
         rng = random.Random(3)
@@ -193,6 +199,7 @@ def train(
         "public_data": used_public,
         "data": {
             "domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN),
+            "voices_train": corpora.file_digest(corpora.VOICES_TRAIN),
             "public": public,
             "dataset": dict(dataset_lineage) if dataset_lineage else None,
         },

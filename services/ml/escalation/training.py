@@ -64,6 +64,7 @@ def training_rows(
     dataset (`teppan ml dataset build`) whose labelled rows were added, when one was."""
     lineage: dict[str, Any] = {
         "domain_train": corpora.file_digest(corpora.DOMAIN_TRAIN),
+        "voices_train": corpora.file_digest(corpora.VOICES_TRAIN),
         "public": {},
         "dataset": dict(dataset_lineage) if dataset_lineage else None,
     }
@@ -74,11 +75,15 @@ def training_rows(
             labels: dict[str, str | None] = {"tone": None, "intent": None, "sentiment": None}
             labels[head] = label
             rows.append((text, labels, 1.0))
-    for r in corpora.read_jsonl(corpora.DOMAIN_TRAIN):
-        extra = r.get("extra") or {}
-        rows.append(
-            (r["text"], {"tone": r["tone"], "intent": r["intent"], "sentiment": extra.get("sentiment")}, 1.0)
-        )
+    for path, weight in ((corpora.DOMAIN_TRAIN, 1.0), (corpora.VOICES_TRAIN, corpora.VOICES_WEIGHT)):
+        for r in corpora.read_jsonl(path):
+            extra = r.get("extra") or {}
+            head_labels: dict[str, str | None] = {
+                "tone": r["tone"],
+                "intent": r["intent"],
+                "sentiment": extra.get("sentiment"),
+            }
+            rows.append((r["text"], head_labels, weight))
     directory = corpora.datasets_dir() if public_data else None
     if directory is not None:
         public_intent: list[dict[str, Any]] = []
