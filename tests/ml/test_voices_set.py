@@ -15,7 +15,7 @@ def _rows(path: object) -> list[dict[str, object]]:
 
 def test_every_tone_has_its_share_of_labelled_rows() -> None:
     rows = _rows(None)
-    assert Counter(str(row["tone"]) for row in rows) == {tone: 120 for tone in TONES}
+    assert Counter(str(row["tone"]) for row in rows) == {tone: 240 for tone in TONES}
     for row in rows:
         assert row["source"] == "teppan_voices" and row["split"] == "train"
         assert row["intent"] in INTENTS
