@@ -95,7 +95,10 @@ def _model_drift_check(
     drifted = sorted((f for f in o.drift or () if f.drifted), key=lambda f: f.psi, reverse=True)
     if drifted:
         worst = drifted[0]
-        others = f"; {len(drifted) - 1} more head(s) drifted" if len(drifted) > 1 else ""
+        # Every drifted head is named, worst first, so a page for one model cannot hide another's drift.
+        listed = [f"{f.model} v{f.registered_version} ({f.model_version}) {f.head} PSI {f.psi:.3f}" for f in drifted[1:6]]
+        more = f" and {len(drifted) - 6} more" if len(drifted) > 6 else ""
+        others = f"; also drifted: {', '.join(listed)}{more}" if listed else ""
         message = "model drift: " + worst.describe().replace("{", "{{").replace("}", "}}") + others + ": retrain"
         return (MODEL_DRIFT, worst.psi, PSI_THRESHOLD, True, message)
     if drop is not None:

@@ -203,3 +203,13 @@ def test_model_drift_pages_once_for_a_drifted_head_with_the_registered_baseline(
     assert engine.evaluate(Observations(drift=(shifted,)), T0 + timedelta(minutes=2)) == []
     assert engine.evaluate(Observations(), T0 + timedelta(minutes=3)) == []
     assert engine.state()[MODEL_DRIFT]["active"] is True
+
+
+def test_a_model_drift_page_names_every_drifted_head_worst_first() -> None:
+    from services.analytics.alert_rules.drift import DriftFinding
+
+    nlp = DriftFinding("nlp", 2, "nlp-fast-4+abc", "confidence", psi=2.0, p_value=0.0, live_count=516)
+    escalation = DriftFinding("escalation", 2, "escalation-minilm-1+x", "tone", 1.2, 1e-30, 600)
+    (alert,) = AlertEngine().evaluate(Observations(drift=(escalation, nlp)), T0)
+    assert alert.message.startswith("model drift: nlp v2 (nlp-fast-4+abc): predicted confidence PSI 2.000")
+    assert "; also drifted: escalation v2 (escalation-minilm-1+x) tone PSI 1.200: retrain" in alert.message
