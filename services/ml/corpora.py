@@ -24,6 +24,15 @@ VOICES_WEIGHT = 2.0
 HAND_WRITTEN_GOLD = Path(__file__).with_name("gold") / "hand_written.jsonl"
 
 
+def own_training_rows() -> list[tuple[dict[str, Any], float]]:
+    """The generated domain set's rows and the voices set's, each with its weight for the tone, sentiment and
+    frustration heads (the one place that weighs the voices set; the intent head weighs rows by source)."""
+    return [
+        *((row, 1.0) for row in read_jsonl(DOMAIN_TRAIN)),
+        *((row, VOICES_WEIGHT) for row in read_jsonl(VOICES_TRAIN)),
+    ]
+
+
 def datasets_dir() -> Path | None:
     """The shared public datasets: $TEPPAN_DATASETS_DIR, else ../shared/datasets beside the repository."""
     env = os.environ.get("TEPPAN_DATASETS_DIR")

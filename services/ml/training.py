@@ -33,15 +33,6 @@ DEFAULT_C = {"intent": 1.0, "tone": 1.0, "sentiment": 2.0, "frustrated": 2.0}  #
 DENSE_SCALE = {"intent": 2.0}
 
 
-def _domain_rows() -> list[dict[str, Any]]:
-    """The generated domain set and the hand-written voices set."""
-    return [*corpora.read_jsonl(corpora.DOMAIN_TRAIN), *corpora.read_jsonl(corpora.VOICES_TRAIN)]
-
-
-def _domain_weight(row: Mapping[str, Any]) -> float:
-    return corpora.VOICES_WEIGHT if row.get("source") == "teppan_voices" else 1.0
-
-
 # The public sets training reads when they are there (train splits only), and what each teaches.
 PUBLIC_SETS = (
     "sgd_restaurants.jsonl",
@@ -74,14 +65,14 @@ def _training_sets(
     public_data: bool, collected: Sequence[Mapping[str, Any]] = ()
 ) -> dict[str, list[tuple[str, str, float]]]:
     """(text, label, weight) triples per head."""
-    domain = _domain_rows()
+    domain = corpora.own_training_rows()
     sets: dict[str, list[tuple[str, str, float]]] = {
         "intent": [],
         "tone": [],
         "sentiment": [],
         "frustrated": [],
     }
-    intent_rows = [r for r in domain if intent_mix.usable(r)]
+    intent_rows = [r for r, _ in domain if intent_mix.usable(r)]
     if public_data:
         for f in ("sgd_restaurants.jsonl", "clinc150.jsonl", "snips.jsonl", "nlupp_hotels.jsonl"):
             intent_rows += [r for r in _public_rows(f) if intent_mix.usable(r)]
@@ -89,8 +80,7 @@ def _training_sets(
         sets["intent"].append(
             (r["text"], r["intent"], intent_mix.SOURCE_MIX.get(r["source"], (1.0, None))[0])
         )
-    for r in domain:
-        weight = _domain_weight(r)
+    for r, weight in domain:
         sets["tone"].append((r["text"], r["tone"], weight))
         sets["sentiment"].append((r["text"], r["extra"]["sentiment"], weight))
         sets["frustrated"].append((r["text"], "yes" if r["extra"]["frustrated"] else "no", weight))

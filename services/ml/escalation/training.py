@@ -75,15 +75,14 @@ def training_rows(
             labels: dict[str, str | None] = {"tone": None, "intent": None, "sentiment": None}
             labels[head] = label
             rows.append((text, labels, 1.0))
-    for path, weight in ((corpora.DOMAIN_TRAIN, 1.0), (corpora.VOICES_TRAIN, corpora.VOICES_WEIGHT)):
-        for r in corpora.read_jsonl(path):
-            extra = r.get("extra") or {}
-            head_labels: dict[str, str | None] = {
-                "tone": r["tone"],
-                "intent": r["intent"],
-                "sentiment": extra.get("sentiment"),
-            }
-            rows.append((r["text"], head_labels, weight))
+    for r, weight in corpora.own_training_rows():
+        extra = r.get("extra") or {}
+        head_labels: dict[str, str | None] = {
+            "tone": r["tone"],
+            "intent": r["intent"],
+            "sentiment": extra.get("sentiment"),
+        }
+        rows.append((r["text"], head_labels, weight))
     directory = corpora.datasets_dir() if public_data else None
     if directory is not None:
         public_intent: list[dict[str, Any]] = []
