@@ -62,6 +62,7 @@ WEEKDAYS = {
 _MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 # Short weekday forms only count with a trailing comma or space-digit, never as plain words ("sat down").
 _WEEKDAY_FULL = r"(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?)"
+_WEEKDAY_ONE = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?!s\b)"
 _WEEKDAY = r"(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?|mon|tues?|wed|weds|thu|thurs?|fri|sat|sun)"
 _ORD_WORD = "|".join(sorted(ORDINALS, key=len, reverse=True))
 _DAY = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?|{_ORD_WORD}|twenty[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[\s-]first)"
@@ -101,7 +102,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "mdy_text",
         re.compile(
-            rf"\b(?:{_WEEKDAY},?\s+)?({_MONTH})\s+(?:the\s+)?({_DAY})(?![:\d])(?:,?\s+({_YEAR}))?(?:,?\s+{_WEEKDAY_FULL})?\b"
+            rf"\b(?:{_WEEKDAY},?\s+)?({_MONTH})\s+(?:the\s+)?({_DAY})(?!\d|:\d)(?:,?\s+({_YEAR}))?(?:,?\s+{_WEEKDAY_FULL})?\b"
         ),
     ),
     ("last_day", re.compile(rf"\b(?:the\s+)?last\s+day\s+of\s+({_MONTH})\b")),
@@ -135,10 +136,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("rel_weekday", re.compile(rf"\b(next|this|coming|this\s+coming|upcoming)\s+({_WEEKDAY})\b")),
     ("week", re.compile(r"\b(next|this|the\s+following)\s+week\b")),
     ("month", re.compile(r"\b(next|this)\s+month\b")),
-    ("weekday", re.compile(rf"\b({_WEEKDAY_FULL})\b")),
+    # One weekday, not a habit: "on a Sunday" and "Saturdays" ask about any of them.
+    ("weekday", re.compile(rf"(?<!\ba\s)(?<!\bany\s)(?<!\bevery\s)\b({_WEEKDAY_ONE})\b")),
     (
         "the_ord",
-        re.compile(rf"\b(?:on\s+|for\s+)?the\s+({_DAY_ORD})\b(?!\s+{_NOT_A_DATE_AFTER_ORDINAL})"),
+        # Not before a month ("the 31st of april" is a month-day, and no date when there is no such day).
+        re.compile(
+            rf"\b(?:on\s+|for\s+)?the\s+({_DAY_ORD})\b(?!\s+{_NOT_A_DATE_AFTER_ORDINAL})(?!\s+(?:of\s+)?{_MONTH}\b)"
+        ),
     ),
     ("bare_ord", re.compile(r"\b((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b")),
 ]
@@ -310,7 +315,12 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
         if which.lower() == "next" or (which.lower() != "this" and day_n < base.day):
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         conf = 0.9 if kind in ("weekday_ord", "ord_month") else 0.8
-        return _safe(year, month, day_n), conf, kind in ("the_ord", "bare_ord")
+        found = _safe(year, month, day_n)
+        if found is None and not which:
+            # "the 31st" said in June means the next month that has one.
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            found = _safe(year, month, day_n) if year <= MAXYEAR else None
+        return found, conf, kind in ("the_ord", "bare_ord")
     if kind == "relative_span":
         n1, unit1 = (g[0], g[1]) if g[1] else (g[4], g[5])
         n = _count(n1)

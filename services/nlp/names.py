@@ -25,8 +25,20 @@ _NOT_NAMES = frozenset(
     monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
     september october november december hibachi catering party dinner lunch event wedding birthday
     mr mrs ms miss dr sir madam team everyone everybody guys folks bye goodbye cheers vegetarian vegan allergic
-    late early sick table booking reservation party name""".split()
+    late early sick table booking reservation party name out stuck home there lost merry christmas holidays
+    see talk soon appreciated regards wishes love btw""".split()
 )
+# A sign-off's closing words: "Kind regards,", "Thank you so much,", "Yours faithfully,", "xo", "Mahalo,".
+_CLOSERS = (
+    r"(?i:thanks(?:\s+(?:so|very)\s+much|\s+again|\s+a\s+(?:million|lot|bunch|ton))?|thank\s+you(?:\s+(?:so|very)\s+much"
+    r"|\s+again)?|many\s+thanks|cheers|best(?:\s+wishes|\s+regards)?|(?:kind|warm|warmest|best)\s+regards|regards"
+    r"|warmly|sincerely|yours\s+(?:faithfully|sincerely|truly)|respectfully|with\s+(?:appreciation|gratitude|thanks)"
+    r"|mahalo|gracias|(?:much\s+)?love|xoxo|xo|hugs|thx|ty)"
+)
+# A title before the name ("Rev. Samuel Adeyemi"): kept in the surface, left out of the value.
+_HONORIFIC = r"(?P<hon>(?:Rev|Fr|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Sra)\.?\s+)?"
+# What may follow a signed name: ", Office Manager", ", Events Director, Harborview Hotel", ", MD".
+_AFTER_SIGNATURE = r"(?:\s*,\s*[A-Z][\w.&'’-]*(?:\s+(?:of|at|for|&|and|the|[A-Z][\w.&'’-]*)){0,5}){0,3}"
 # No pattern puts two whitespace runs side by side (`\s*[.!]?\s*`): on a long run of spaces `re` tries every
 # way to split the run between them, and one 16,000-character message took minutes. Optional punctuation
 # carries its own trailing whitespace instead (`\s*(?:[.!]\s*)?`), which matches the same texts.
@@ -34,7 +46,7 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     # (pattern with the name in group 1, confidence, case-insensitive name allowed)
     (
         re.compile(
-            rf"\b(?:my\s+name\s+is|my\s+name's|name\s+is|name's|names\s+is|the\s+name\s+is)\s+({_ANY}(?:\s+{_CAP})?)",
+            rf"\b(?:my\s+name\s+is|my\s+name's|name\s+is|name's|names\s+is|the\s+name\s+is|name\s*:)\s*({_ANY}(?:\s+{_CAP})?)",
             re.I,
         ),
         0.95,
@@ -68,25 +80,37 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     (re.compile(rf"\b({_CAP}(?:\s+{_CAP})?)\s+is\s+(?:my|the)\s+name\b"), 0.9, False),
     (
         re.compile(
-            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]\s*'?m|[Ii]\s+am)\s+({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing)\b|\s*[,.!;:)]|\s*$|\s+(?:and|&)\s)"
+            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]\s*'?m|[Ii]\s+am)\s+({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing|btw|speaking)\b|\s*[,.!;:)]|\s*$|\s+(?:and|&)\s)"
         ),
         0.85,
         False,
     ),
-    (re.compile(rf"^\s*(?:(?:[Hh]i|[Hh]ey|[Hh]ello)[,!]?\s*|[,!]\s*)?({_CAP})\s+here\b"), 0.8, False),
-    (re.compile(rf"(?:^|[.!?,]\s+)({_CAP})\s+here\b"), 0.8, False),
-    # A sign-off at the very end: "- Maria", "- greg.", "Thanks, Maria", "Cheers, Dan K."
-    (re.compile(rf"(?:^|\s)[-–—~]\s*({_ANY}(?:\s+{_CAP}\.?)?)\s*(?:[^\w\s]\s*)*$"), 0.8, False),
-    # All-lower-case chat: "i'm carlos." counts only before a full stop or comma and outside the stop list.
-    (re.compile(r"\b(?:i'?m|i\s+am|this\s+is|it'?s)\s+([a-z][a-z'\-]+)(?=\s*[.,])"), 0.7, True),
+    (re.compile(rf"^\s*(?:(?:[Hh]i|[Hh]ey|[Hh]ello)+[,!]?\s*|[,!]\s*)?({_CAP}(?:\s+[A-Z]\.)?)\s+here\b"), 0.8, False),
+    (re.compile(rf"(?:^|[.!?,]\s+)({_CAP}(?:\s+[A-Z]\.)?)\s+here\b"), 0.8, False),
+    # A sign-off at the very end: "- Maria", "- greg.", "-R. Gomez", "Thanks, Maria", "Cheers, Dan K."
+    (
+        re.compile(rf"(?:^|\s)[-–—~]\s*((?:[A-Z]\.\s*)?{_ANY}(?:\s+{_CAP}\.?)?){_AFTER_SIGNATURE}\s*(?:[^\w\s]\s*)*$"),
+        0.8,
+        False,
+    ),
+    # All-lower-case chat: "i'm carlos." counts only before a full stop, a comma or "from"/"here"/"again", and
+    # outside the stop list.
+    (
+        re.compile(r"\b(?:i'?m|i\s+am|this\s+is|it'?s)\s+([a-z][a-z'\-]+)(?=\s*[.,]|\s+(?:from|here|again|btw)\b)"),
+        0.7,
+        True,
+    ),
     (
         re.compile(
-            rf"\b(?:[Tt]hanks|[Tt]hank\s+you|[Cc]heers|[Bb]est|[Rr]egards|[Bb]est\s+regards|[Tt]hx|[Tt]y|[Ss]incerely)\s*(?:[,!.]\s*)?({_CAP}(?:\s+{_CAP}\.?)?)\s*(?:[.!]\s*)?$"
+            rf"\b{_CLOSERS}\s*(?:[,!.]\s*)*{_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}(?:\s+(?:[A-Z]\.\s*)?{_CAP}\.?)?){_AFTER_SIGNATURE}\s*(?:[.!]\s*)?$"
         ),
         0.8,
         False,
     ),
 ]
+# A full name alone at the very end, after the last sentence: "Party of eight, Friday 12/19. Dana Whitfield."
+# Only the first newline of a run may start it: from every newline of a long run, `\n\s*` would scan the rest.
+_NAME_AT_END = re.compile(rf"(?:[.!?]\s+|(?<!\s)\n\s*){_HONORIFIC}(?P<name>{_CAP}\s+(?:[A-Z]\.\s*)?{_CAP})\.?{_AFTER_SIGNATURE}\s*$")
 # Per cue, in the same order: text the lower-cased message must contain for the cue to be tried at all.
 _I_AM = re.compile(r"this\s+is|it'?s|i\s*'?m|i\s+am")
 _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
@@ -102,7 +126,10 @@ _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
     ("here",),
     ("-", "–", "—", "~"),
     _I_AM,
-    ("thank", "cheers", "best", "regards", "thx", "ty", "sincerely"),
+    (
+        "thank", "cheers", "best", "regards", "thx", "ty", "sincerely", "warmly", "yours", "respectfully",
+        "with", "mahalo", "gracias", "love", "xo", "hugs",
+    ),
 ]
 _BARE = re.compile(
     rf"^\s*(?:(?:it'?s|its|i'?m|this\s+is|name'?s|name\s+is|my\s+name\s+is)\s+)?({_ANY}(?:\s+{_ANY}){{0,2}})(?:\s+is\s+(?:my|the)\s+name)?\s*(?:[.!]\s*)?$",
@@ -125,9 +152,17 @@ def _kept_span(text: str, start: int, end: int, words: int) -> tuple[int, int]:
     return start, end
 
 
+# A signature that names a department or a firm ("Regards, Procurement Department") is no person's name.
+_ORGANISATION_WORDS = frozenset(
+    "department dept office committee team group company corp inc llc ltd hotel events board staff".split()
+)
+
+
 def _clean(name: str, strict: bool = False) -> str | None:
     """Drop trailing non-name words; `strict` (lower-case cues) also rejects adjective- and verb-like words."""
     parts = name.strip().rstrip(".").split()
+    if any(p.lower().strip(".,") in _ORGANISATION_WORDS for p in parts):
+        return None
     while parts and parts[-1].lower() in _NOT_NAMES:
         parts.pop()
     if not parts or parts[0].lower() in _NOT_NAMES:
@@ -157,13 +192,32 @@ def find_name(
     for (pattern, conf, lowercase_cue), gate in zip(_CUES, _CUE_GATES, strict=True):
         if not (has_any(lower, gate) if isinstance(gate, tuple) else gate.search(lower)):
             continue
+        group = "name" if "name" in pattern.groupindex else 1
         for m in pattern.finditer(text):
-            if taken.overlaps(m.start(1), m.end(1)):
+            if taken.overlaps(m.start(group), m.end(group)):
                 continue
-            name = _clean(m.group(1), strict=lowercase_cue and m.group(1).islower())
+            name = _clean(m.group(group), strict=lowercase_cue and m.group(group).islower())
             if not name:
                 continue
             # Keep the surface aligned with what was cleaned off the end ("Dana from" -> "Dana").
-            start, end = _kept_span(text, m.start(1), m.end(1), len(name.split()))
+            start, end = _kept_span(text, m.start(group), m.end(group), len(name.split()))
+            start = _with_honorific(m, start)
             return Entity(text[start:end], name, conf, False, start, end)
+    m = _NAME_AT_END.search(text)
+    if m and not taken.overlaps(m.start("name"), m.end("name")):
+        name = _clean(m.group("name"))
+        # Both words must survive the stop list, and neither may read like a verb or adverb ("Much Appreciated").
+        if name and len(name.split()) == len(m.group("name").split()) and not any(
+            re.search(r"(?:ing|ed|ly)$", w.lower()) for w in name.split()
+        ):
+            start, end = _kept_span(text, m.start("name"), m.end("name"), len(name.split()))
+            start = _with_honorific(m, start)
+            return Entity(text[start:end], name, 0.7, False, start, end)
     return None
+
+
+def _with_honorific(m: re.Match[str], start: int) -> int:
+    """Where the surface starts: at a title before the name ("Fr. Michael Duarte"), which the value leaves out."""
+    if "hon" in m.re.groupindex and m.group("hon"):
+        return m.start("hon")
+    return start

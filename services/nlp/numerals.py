@@ -66,12 +66,12 @@ _TENS_ALT = "|".join(sorted(TENS, key=len, reverse=True))
 # One alternation that matches digits or a spelled-out count up to 999, longest forms first. The leading
 # lookahead (every first letter the forms can start with) lets `re` give up at most positions at once.
 NUMBER_PATTERN = (
-    r"(?=[\dzotfsenahd])"
+    r"(?=[\dzotfsenahdc])"
     rf"(?:\d{{1,4}}(?:,\d{{3}})?"
     rf"|(?:(?:{_UNIT_ALT})\s+hundred(?:\s+(?:and\s+)?(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_UNIT_ALT}))?|{_UNIT_ALT}))?)"
     rf"|(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_UNIT_ALT}))?)"
     rf"|(?:{_UNIT_ALT})"
-    rf"|(?:(?:a|one|two|three|half\s+a)\s+dozen)|dozen)"
+    rf"|(?:(?:a|one|two|three|half\s+a)\s+dozen)|(?:a\s+)?couple(?:\s+of)?\s+dozen|dozen|a\s+hundred)"
 )
 NUMBER_RE = re.compile(rf"^{NUMBER_PATTERN}$", re.IGNORECASE)
 _MAX_DIGITS = 100
@@ -85,10 +85,15 @@ def parse_number(text: str) -> int | None:
     if t.isdecimal():
         return int(t) if len(t) <= _MAX_DIGITS else None
     if t.endswith("dozen"):
-        head = t[: -len("dozen")].strip()
-        mult = {"": 1, "a": 1, "one": 1, "two": 2, "three": 3, "half a": 0.5}.get(head)
+        head = re.sub(r"\s+", " ", t[: -len("dozen")].strip())
+        mult = {
+            "": 1, "a": 1, "one": 1, "two": 2, "three": 3, "half a": 0.5,
+            "couple": 2, "a couple": 2, "couple of": 2, "a couple of": 2,
+        }.get(head)
         return None if mult is None else int(12 * mult)
     words = re.split(r"[\s-]+", t)
+    if words[0] == "a" and len(words) > 1 and words[1] == "hundred":
+        words = words[1:]
     total = 0
     current = 0
     seen = False

@@ -15,14 +15,27 @@ N = NUMBER_PATTERN
 _PEOPLE = (
     r"(?:people|ppl|peeps|persons?|guests?|adults?|grown[\s-]?ups|pax|heads|folks|diners|attendees|of\s+us"
     r"|kids|children|child|teens|teenagers|seniors|members|covers|individuals|souls|humans|employees|coworkers"
-    r"|co-workers|friends|family\s+members|people\s+total|total\s+guests|men|women|ladies|guys|girls|boys)"
+    r"|co-workers|friends|family\s+members|people\s+total|total\s+guests|men|women|ladies|guys|girls|boys|dudes"
+    r"|residents|directors|participants|relatives|cousins|neighbou?rs|students|players|colleagues|executives"
+    r"|volunteers|littles|little\s+ones)"
 )
-_KIDS = r"(?:kids?|children|child|teens|teenagers|little\s+ones|toddlers|babies|infants|minors)"
+_KIDS = r"(?:kids?|children|child|teens|teenagers|little\s+ones|littles|lil\s+ones|toddlers|babies|infants|minors)"
 _ADULTS = r"(?:adults?|grown[\s-]?ups|people|guests|men|women|parents|seniors)"
+# "14 adults 4 kids", "8 adults n 6 kids", "10 adults and like 5 littles": the joint between the two counts.
+# Each optional word carries its own trailing whitespace: side-by-side `\s*` runs would let `re` try every split
+# of a long run of spaces between them.
+_JOINT = r"\s*(?:(?:,|and|&|\+|plus|with|n\b)\s*)?(?:like\s+|about\s+|around\s+|maybe\s+|roughly\s+)?"
+_ISH = r"(?:-?ish)?"
 _ME = r"(?:me|myself|i)"
 _COMPANIONS = (
     r"(?:friends?|buddies|pals|others|other\s+people|guests|coworkers|co-workers|colleagues|cousins|brothers"
     r"|sisters|siblings|kids|children|family\s+members|relatives|teammates|people)"
+)
+# "5 friends and I": the writer comes on top. Not after "people"/"guests"/"others", where the writer is
+# usually counted already ("we're only 6 people and I don't want to...").
+_N_AND_ME_COMPANIONS = (
+    r"(?:friends?|buddies|pals|coworkers|co-workers|colleagues|cousins|brothers|sisters|siblings|kids|children"
+    r"|family\s+members|relatives|teammates)"
 )
 
 # Each entry: (name, regex, confidence). Earlier entries win where spans overlap.
@@ -34,30 +47,67 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(rf"\bfrom\s+({N})\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b(?:\s+{_PEOPLE})?"),
         0.9,
     ),
+    # A stated total beats the increments around it: "3 more ppl coming so 11 total", "Add 5 more. Total 25."
+    (
+        "total",
+        re.compile(
+            rf"\b({N})\s+(?:{_PEOPLE}\s+)?(?:total|in\s+total|altogether|all\s+together|all\s+in)\b"
+            rf"|\btotal(?:\s+(?:headcount|head\s+count|guest\s+count|count|guests|people))?\s*(?:is\s+|of\s+|now\s+|=\s*|:\s*)*"
+            rf"(?:now\s+)?({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|\$|/|-\d))"
+            rf"(?!\s+(?:{_ADULTS}|{_KIDS})\b{_JOINT}\d)"
+        ),
+        0.97,
+    ),
+    # A count changed to a new one: "our list grew to 40", "we're down to 12", "reduce the guest count to
+    # fifty-two", "adjust the total headcount to thirty-four".
+    (
+        "changed_to",
+        re.compile(
+            rf"\b(?:(?:grew|grown|growing|gone\s+up|went\s+up|down|dropped|dropping|drops|increased?|decreased?"
+            rf"|reduced?|raised?|lowered|cut|expanded|shrunk|shrank|bumped|bump\s+(?:it|us)(?:\s+up)?)"
+            rf"|(?:change|update|adjust|increase|decrease|reduce|raise|lower|bump|move|take)d?\s+(?:the\s+|our\s+|my\s+)?"
+            rf"(?:total\s+)?(?:guest\s+count|head\s*count|count|number\s+of\s+(?:guests|people)|party\s+size|guest\s+list|party|group))"
+            rf"\s+(?:back\s+)?to\s+(?:about\s+|around\s+|roughly\s+|just\s+|only\s+)?({N})\b"
+            rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|\$|/|-\d"
+            rf"|st\b|nd\b|rd\b|th\b))"
+        ),
+        0.95,
+    ),
+    # "12-15 ppl", "30 to 35 guests", "between 28 and 32 people": plan for the larger.
+    (
+        "range",
+        re.compile(
+            rf"(?<![\d$£€#.,:/])\b(?:between\s+)?({N})\s*(?:-|–|to|or|and)\s*({N}){_ISH}\s*(?:{_PEOPLE}|seats|spots)\b"
+        ),
+        0.9,
+    ),
     (
         "adults_kids",
-        re.compile(rf"\b({N})\s+{_ADULTS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_KIDS}\b"),
+        re.compile(rf"\b({N}){_ISH}\s+{_ADULTS}{_JOINT}({N}){_ISH}\s+{_KIDS}\b"),
         0.85,
     ),
     (
         "kids_adults",
-        re.compile(rf"\b({N})\s+{_KIDS}\s*(?:,|and|&|\+|plus|with)\s*({N})\s+{_ADULTS}\b"),
+        re.compile(rf"\b({N}){_ISH}\s+{_KIDS}{_JOINT}({N}){_ISH}\s+{_ADULTS}\b"),
         0.85,
     ),
     (
         "me_and_n",
-        re.compile(rf"\b{_ME}\s+(?:and|&|\+|plus)\s+(?:my\s+|our\s+)?({N})\s+(?:other\s+)?{_COMPANIONS}\b"),
+        re.compile(
+            rf"\b{_ME}\s+(?:and|&|\+|plus)\s+(?:my\s+|our\s+)?({N})\s+(?:other\s+)?{_COMPANIONS}\b"
+            rf"|\b(?:me|myself)\s*(?:\+|plus)\s*({N})\b(?=\s*(?:[,.!?;)]|$|\s+(?:more|others?)\b))"
+        ),
         0.8,
     ),
     (
         "n_and_me",
-        re.compile(rf"\b({N})\s+(?:{_COMPANIONS}\s+)?(?:and|&|plus)\s+(?:me|myself|i)\b(?!')"),
+        re.compile(rf"\b({N})\s+(?:{_N_AND_ME_COMPANIONS}\s+)?(?:and|&|plus)\s+(?:me|myself|i)\b(?!'|’)"),
         0.75,
     ),
     (
         "n_people",
         re.compile(
-            rf"(?<![\d$£€#.,:/-])\b({N})\+?\s*(?:-\s*)?(?:hungry\s+|total\s+|more\s+|other\s+|adult\s+|grown\s+)?"
+            rf"(?<![\d$£€#.,:/-])\b({N}){_ISH}\+?\s*(?:-\s*)?(?:hungry\s+|total\s+|more\s+|other\s+|adult\s+|grown\s+)?"
             rf"(?:{_PEOPLE}|seats|personas|spots|places|chairs)\b"
             r"(?!\s+(?:is|are|has|have|was|were)\s+(?:a\b|an\b|vegan|vegetarian|veggie|allergic|in\b|gluten|lactose|diabetic"
             r"|pregnant|disabled|sick|coming\s+late|running\s+late|kosher|halal))"
@@ -68,6 +118,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "n_will_be",
         re.compile(
             rf"(?:^|\b(?:all|us)\s+)({N})\b(?=\s+(?:will\s+be|are\s+coming|coming|joining|attending|in\s+total|total|seated|i\s+guess))"
+            rf"|(?<![\d$£€#.,:/-])\b({N})\s+[a-z]+\s+(?:will\s+(?:attend|be\s+attending|be\s+joining|join)|are\s+(?:attending|expected))\b"
             rf"|\b(?:all|for\s+us)\s+({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|o'?clock))"
         ),
         0.85,
@@ -76,8 +127,8 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "party_of",
         re.compile(
             rf"\b(?:party|group|table|t\s?able|crowd|headcount|head\s+count|guest\s+count|count|reservation|booking|dinner|event"
-            rf"|family|band|bunch|team|masses)"
-            rf"\s+(?:of|for|is|will\s+be|=|:|size\s+(?:of|is)|size(?=\s))\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
+            rf"|family|band|bunch|team|masses|attendance)"
+            rf"\s+(?:of|for|is\s+now|is|now|will\s+be|=|:|size\s+(?:of|is)|size(?=\s))\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d))"
         ),
         0.9,
@@ -85,7 +136,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
     (
         "we_are",
         re.compile(
-            rf"\b(?:we(?:'re|\s+are|\s+will\s+be|'ll\s+be|\s+r)|there(?:'ll|\s+will)\s+be|there\s+are|expecting"
+            rf"\b(?:we(?:'re|\s+are|\s+will\s+be|'ll\s+be|\s+r)(?:\s+(?:gonna|going\s+to)\s+be)?|there(?:'ll|\s+will)\s+be|there\s+are|expecting"
             rf"|total\s+of|cooking\s+for|feeding|serve|serving|seat|seats|seating|invited|inviting|headcount\s+is)"
             rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?({N})\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|st\b|nd\b|rd\b|th\b"
@@ -122,7 +173,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "couple",
         re.compile(
             r"\b(?:(?:me|myself)\s+and\s+my\s+(?:wife|husband|partner|girlfriend|boyfriend|gf|bf|fiance|fiancee|date|friend|mom|mother|dad|father|son|daughter|boss)"
-            r"|my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+(?:i|me|myself)\b(?!\s*(?:,|and|&)))\b(?!\s*(?:,|and|&)\s*\w)"
+            r"|my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+(?:i|me|myself)\b(?!\s*(?:,|and|&))(?!'|’))\b(?!\s*(?:,|and|&)\s*\w)"
         ),
         0.75,
     ),
@@ -135,23 +186,27 @@ _MAX_PLAUSIBLE = 500
 
 
 _GATE = re.compile(
-    r"\d|" + "|".join(tuple(UNITS) + tuple(TENS) + ("dozen", "solo", "me", "myself", "and i", "for one"))
+    r"\d|" + "|".join(tuple(UNITS) + tuple(TENS) + ("dozen", "hundred", "solo", "me", "myself", "and i", "for one"))
 )
 # Per rule, words its match must contain; rules whose words are absent are skipped without running.
 _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
+    "total": ("total", "altogether", "together", "all in"),
+    "changed_to": re.compile(r"\bto\b"),
+    "range": re.compile(r"\d\s*[-–]|\b(?:to|or|and)\b"),
     "from_to": ("from",),
-    "adults_kids": ("kid", "child", "teen", "little", "toddler", "bab", "infant", "minor"),
+    "adults_kids": ("kid", "child", "teen", "little", "lil", "toddler", "bab", "infant", "minor"),
     "kids_adults": ("adult", "grown", "people", "guest", "men", "parent", "senior"),
     "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
     "n_and_me": re.compile(r"\b(?:me|myself|i)\b"),
     "n_people": tuple(
         "pe ppl pers guest adult grown pax head folk diner attend of us kid child teen senior member cover individ"
-        " seat spot place chair soul human employ work friend family men ladies guys girls boys".split(" ")
+        " seat spot place chair soul human employ work friend family men ladies guys girls boys dude resident"
+        " director particip relative cousin neighb student player colleag execut volunt little".split(" ")
     ),
     "party_of": tuple(
-        "party group able crowd count reserv booking dinner event family band bunch team masses".split()
+        "party group able crowd count reserv booking dinner event family band bunch team masses attendance".split()
     ),
-    "n_will_be": re.compile(r"will|coming|joining|attending|total|seated|guess|all|for us|\d"),
+    "n_will_be": re.compile(r"will|coming|joining|attending|expected|total|seated|guess|all|for us|\d"),
     "we_are": ("we", "there", "expect", "total", "cook", "feed", "serv", "seat", "invit", "headcount"),
     "for_n": re.compile(r"\b(?:for|4)\b"),
     "dozen": ("dozen",),
@@ -163,6 +218,10 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
 
 
 _FOR_PREFIX = re.compile(r"^(?:for|4)\s+", re.I)
+_ONE_THING = re.compile(
+    r"\s+(?:grill|chef|cook|station|thing|hour|night|day|time|minute|second|week|event|party|of|another|big"
+    r"|large|small|long|last|whole)\b"
+)
 
 
 def find_party_size(
@@ -198,6 +257,9 @@ def find_party_size(
             value = _value(name, m)
             if value is None or value <= 0:
                 continue
+            if name == "for_n" and value == 1 and _ONE_THING.match(lower, m.end()):
+                # "too many for one grill", "room for one more": one of a thing, not a party of one.
+                continue
             confirm = (
                 name in ("adults_kids", "kids_adults", "me_and_n", "n_and_me", "couple")
                 or value > _MAX_PLAUSIBLE
@@ -207,8 +269,9 @@ def find_party_size(
             if name == "for_n":
                 surface = _FOR_PREFIX.sub("", surface)
                 start = end - len(surface)
-            elif name in ("party_of", "we_are"):
-                start, end = m.start(1), m.end(1)
+            elif name in ("party_of", "we_are", "changed_to", "total"):
+                group = 1 if m.group(1) is not None else 2
+                start, end = m.start(group), m.end(group)
                 surface = text[start:end]
             taken.add(start, end)
             candidates.append(Entity(surface, value, c, confirm, start, end))
@@ -222,16 +285,21 @@ def find_party_size(
 def _value(name: str, m: re.Match[str]) -> int | None:
     if name == "from_to":
         return parse_number(m.group(2))
+    if name == "total":
+        return parse_number(m.group(1) or m.group(2))
+    if name == "range":
+        a, b = parse_number(m.group(1)), parse_number(m.group(2))
+        return None if a is None or b is None or b <= a else b
     if name in ("adults_kids", "kids_adults"):
         a, b = parse_number(m.group(1)), parse_number(m.group(2))
         return None if a is None or b is None else a + b
     if name in ("me_and_n", "n_and_me"):
-        n = parse_number(m.group(1))
+        n = parse_number(m.group(1) or (m.group(2) if name == "me_and_n" else None) or "")
         return None if n is None else n + 1
     if name == "solo":
         return 1
     if name == "couple":
         return 2
     if name == "n_will_be":
-        return parse_number(m.group(1) or m.group(2))
+        return parse_number(m.group(1) or m.group(2) or m.group(3))
     return parse_number(m.group(1))

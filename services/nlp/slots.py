@@ -89,16 +89,28 @@ _CHANGE_BETWEEN = re.compile(
     r"^\s*(?:to|->|→|(?:,\s*)?(?:no|sorry|actually|wait|i\s+meant|i\s+mean),?(?:\s*(?:i\s+meant|make\s+it))?|.{0,25}\bto)\s*$",
     re.I,
 )
+# Text that ends with a cue for a new value: "I put the 11th but I meant the 12th", "scratch the 4pm, make it
+# 4:30", "is it possible to switch to the 15th", "push it from the 18th to later, maybe the 25th".
+_CHANGE_CUE_AT_END = re.compile(
+    r"(?:\b(?:meant|mean|make\s+(?:it|that)|change\s+(?:it|that)|switch(?:\s+it)?|move\s+(?:it|us)|scratch\s+that"
+    r"|rather|maybe|actually|instead)|\b(?:switch|change|move|moved|push|pushed|reschedule|rescheduled|bump|shift)"
+    r"\b[^.!?]{0,30}\bto)[\s,:;-]*(?:to\s+|on\s+|for\s+|at\s+)?$",
+    re.I,
+)
+_CUE_TAIL_CHARS = 80
 _INSTEAD_OF = re.compile(r"^\s*instead\s+of\s*$", re.I)
 
 
 def _newest(text: str, found: list[Entity]) -> Entity:
-    """The value that counts: in "from 6pm to 5:30" or "6pm, actually make it 7" the later one, in
-    "7 instead of 6" the earlier one; otherwise the first mentioned."""
-    if len(found) >= 2:
-        between = text[found[0].end : found[1].start]
+    """The value that counts: in "from 6pm to 5:30", "6pm, actually make it 7" or "the 11th, I meant the
+    12th" the later one, in "7 instead of 6" the earlier one; otherwise the first mentioned."""
+    current = found[0]
+    for earlier, later in zip(found, found[1:], strict=False):
+        between = text[earlier.end : later.start]
         if _INSTEAD_OF.match(between):
-            return found[0]
-        if _CHANGE_BETWEEN.match(between):
-            return found[1]
-    return found[0]
+            return earlier
+        # The cue sits just before the new value: only the tail is searched, so a message with a thousand
+        # mentions costs a thousand short searches.
+        if _CHANGE_BETWEEN.match(between) or _CHANGE_CUE_AT_END.search(between[-_CUE_TAIL_CHARS:]):
+            current = later
+    return current

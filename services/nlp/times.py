@@ -16,6 +16,19 @@ _HOUR = rf"(?:[01]?\d|2[0-3]|{_HOUR_WORD})"
 _CLOCK12 = rf"(?:1[0-2]|0?[1-9]|{_HOUR_WORD})"
 PARTS_OF_DAY = ("morning", "afternoon", "evening", "night", "lunch", "dinner", "brunch", "noon", "midnight")
 
+# After "10ish" or "20ish": the people it counts ("10ish parents", "20ish ppl") make it a head count.
+_NOT_A_COUNT_AFTER = (
+    r"(?![\s-]*(?:people|ppl|persons|guests|pax|adults|kids|children|parents|friends|folks|of\s+us|guys|ladies"
+    r"|dudes|heads|family|coworkers|teens))"
+)
+# "hibachi night", "a pleasant afternoon", "made my daughter's night": a part of day that names an occasion
+# or a wish, not when the event starts.
+_NOT_A_TIME_BEFORE = (
+    r"(?<!hibachi\s)(?<!pleasant\s)(?<!lovely\s)(?<!nice\s)(?<!great\s)(?<!wonderful\s)(?<!'s\s)"
+    r"(?<!’s\s)(?<!date\s)(?<!fun\s)(?<!game\s)(?<!movie\s)(?<!girls\s)(?<!guys\s)(?<!family\s)(?<!whole\s)"
+    r"(?<!all\s)(?<!per\s)"
+)
+
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "half past 11 in the morning", "quarter to 8", "25 to 7 p.m."
     (
@@ -40,11 +53,13 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))\s?[:.]\s?([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|({_PART}))?",
         ),
     ),
-    # "2pm", "6 p.m.", "7 o'clock", "3ish", "six pm", "seven in the evening"
+    # "1900 hrs", "0830 hours": military time, only with its unit (a bare "1900" is a year or a price).
+    ("military", re.compile(r"(?<![\d$/:.,])\b([01]\d|2[0-3])([0-5]\d)\s?(?:hrs|hours|h)\b")),
+    # "2pm", "6 p.m.", "7 o'clock", "3ish", "six pm", "seven in the evening"; not "10ish parents", a count.
     (
         "hour_mer",
         re.compile(
-            rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s*(?:({_MERIDIEM})|(o'?\s?clock|oclock)|(ish)\b)"
+            rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s*(?:({_MERIDIEM})|(o'?\s?clock|oclock)|(ish)\b{_NOT_A_COUNT_AFTER})"
             rf"(?:\s+{_PART})?",
         ),
     ),
@@ -56,12 +71,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             rf"\b({_HOUR_WORD})\s+({_MIN_WORDS})\b(?!\s*(?:people|guests|persons|of\s+us|minutes|days))"
         ),
     ),
-    ("noon", re.compile(r"\b(noon|midday|midnight|lunch\s*time|lunchtime|dinner\s*time|dinnertime)\b")),
+    ("noon", re.compile(r"\b(noon|midday|midnight|lunch\s*time|lunchtime|dinner\s*time|dinnertime)(?:-?ish)?\b")),
     # "Good afternoon" is a greeting, and "good night"/"last night" are not booking times.
     (
         "part",
         re.compile(
-            r"(?<!good\s)(?<!last\s)(?<!good\s\s)\b(?:in\s+the\s+|late\s+|early\s+)?(morning|afternoon|evening|night|brunch|sunset|sundown)\b(?!\s*(?:everyone|all\b|team|folks|guys|friends))",
+            r"(?<!good\s)(?<!last\s)(?<!good\s\s)" + _NOT_A_TIME_BEFORE + r"\b(?:in\s+the\s+|late\s+|early\s+)?"
+            r"(morning|afternoon|evening|night|brunch|sunset|sundown)\b"
+            r"(?!\s*(?:everyone|all\b|team|folks|guys|friends|out|off|shift|before|away|owl|life|light|cap|market|class))",
         ),
     ),
     # Context-dependent bare hours: "around 6", "at 7", "by 5". Dinner events, so 1-10 read as p.m.
@@ -143,6 +160,7 @@ _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "past_to": ("past", "to", "after", "til"),
     "part_hour": ("morning", "afternoon", "evening", "night"),
     "clock": re.compile(r"\d\s?[:.]\s?\d"),
+    "military": re.compile(r"\d{4}\s?h"),
     "hour_mer": re.compile(r"[ap]\.?\s?m|clock|ish"),
     "compact": re.compile(r"\d\s*[ap]\.?\s?m"),
     "hour_part": ("morning", "afternoon", "evening", "night", "tonite"),
@@ -216,6 +234,8 @@ def find_times(
                 value, conf, confirm = _fmt(h, mi), (0.85 if guessed else 0.95), guessed
                 if g[4]:
                     conf, confirm = 0.8, True
+            elif kind == "military":
+                value = _fmt(int(g[0]), int(g[1]))
             elif kind == "compact":
                 h, mi, _ = _apply(int(g[0]), int(g[1]), g[2], None)
                 value = _fmt(h, mi)

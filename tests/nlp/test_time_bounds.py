@@ -38,6 +38,10 @@ CUES = [
     "", "thanks", "Thanks, Dana", "Dana", "my name is Dana", "I'm Dana", "- Dana", "hi", "7", "at 7", "12:30",
     "seven", "7pm", "half past 7", "for 5", "5 people", "party size", "party of", "saturday", "next saturday",
     "feb 3", "usd", "$5", "from 7pm", "actually", "dana.lee", "555-123-4567",
+    "Regards, Dana Lee", "Regards, Dana Lee, Office", "Sincerely, Rev. Dana", "Dana Lee.", "xo Dana", "Name:",
+    "14 adults", "10 adults and", "10 adults and like", "3 kids n", "total", "total headcount", "grew to",
+    "12-15", "between 12 and", "me +", "20ish", "1900", "noon", "scratch the 4pm, make it", "I meant",
+    "switch the date to", "the 31st",
 ]  # fmt: skip
 WHITESPACE_RUNS = {
     f"{cue!r}+{name}+x": (cue + run * MAX_TEXT_CHARS)[: MAX_TEXT_CHARS - 1] + "x"

@@ -1,0 +1,46 @@
+"""The hand-written dev set: labelled like the test set, and shared with no training set and no test set."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
+from services.ml import corpora
+from services.ml.escalation.training import training_rows
+
+SLOTS = ("party_size", "date", "time", "name")
+
+
+def _rows(path: object) -> list[dict[str, object]]:
+    return list(corpora.read_jsonl(path))  # type: ignore[arg-type]
+
+
+def test_every_row_is_labelled_and_every_slot_is_quoted_from_its_text() -> None:
+    rows = _rows(corpora.HAND_WRITTEN_DEV)
+    assert len(rows) >= 390
+    assert set(Counter(str(row["intent"]) for row in rows)) == set(INTENTS)
+    assert set(Counter(str(row["tone"]) for row in rows)) == set(TONES)
+    for row in rows:
+        assert row["source"] == "teppan_hand_written_dev" and row["split"] == "dev"
+        extra, entities = row["extra"], row["entities"]
+        assert isinstance(extra, dict) and extra["sentiment"] in SENTIMENTS and isinstance(extra["frustrated"], bool)
+        assert isinstance(entities, dict) and set(entities) == set(SLOTS)
+        for slot in ("date", "time", "name"):
+            assert entities[slot] is None or str(entities[slot]) in str(row["text"]), (row["id"], slot)
+        assert entities["party_size"] is None or isinstance(entities["party_size"], int)
+
+
+def test_no_text_is_in_a_training_set_or_the_test_set() -> None:
+    texts = {str(row["text"]).lower().strip() for row in _rows(corpora.HAND_WRITTEN_DEV)}
+    others = [corpora.DOMAIN_TRAIN, corpora.DOMAIN_HELDOUT, corpora.VOICES_TRAIN, corpora.HAND_WRITTEN_GOLD]
+    for path in others:
+        assert not texts & {str(row["text"]).lower().strip() for row in _rows(path)}, path
+
+
+def test_the_escalation_models_training_never_reads_it() -> None:
+    texts = {json.loads(line)["text"] for line in corpora.HAND_WRITTEN_DEV.read_text(encoding="utf-8").splitlines()}
+    rows, _ = training_rows(public_data=True)
+    shared = texts & {text for text, _, _ in rows}
+    # Only one- or two-word replies anyone writes may also occur in the public sets.
+    assert all(len(text.split()) <= 2 for text in shared), shared

@@ -1,0 +1,175 @@
+"""Slot phrasings that real customers write and the rules once missed or misread.
+
+Each case is a kind of phrasing found while reading the fast path's errors on the hand-written dev set
+(`services/ml/dev/hand_written_dev.jsonl`); the texts here are paraphrases, not copies of its rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.nlp.dates import find_dates
+from services.nlp.names import find_name
+from services.nlp.slots import extract
+from services.nlp.times import find_times
+
+BASE = date(2025, 6, 2)  # a Monday in June, a month without a 31st
+
+
+def slot(text: str, name: str) -> object:
+    entity = extract(text, BASE)[0].get(name)
+    return None if entity is None else entity.value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A stated total beats the increments around it.
+        ("hey 3 more ppl are coming so 11 total now", 11),
+        ("Add rice for 5 more. Total 25.", 25),
+        ("add 2 more please, so 14 total", 14),
+        ("In total 5 adults and 3 kids", 8),
+        # A count changed to a new one.
+        ("the guest list grew to 40!", 40),
+        ("we're down to 12 now, two couples bailed", 12),
+        ("the guest count has decreased to fifteen", 15),
+        ("please add a veggie plate for two guests and adjust the total headcount to thirty-four", 34),
+        ("Headcount now 23.", 23),
+        ("we're gonna be 9 not 7", 9),
+        # Adults and kids without a conjunction, with fillers, with "-ish".
+        ("Sat the 3rd. 14 adults 4 kids.", 18),
+        ("we got like 8 adults n 6 kids", 14),
+        ("10 adults and like 5 littles", 15),
+        ("like 15 kids and 10ish parents", 25),
+        # Ranges plan for the larger number; "-ish" counts.
+        ("12-15 ppl, afternoon", 15),
+        ("between 28 and 32 guests", 32),
+        ("probably twenty-ish people??", 20),
+        ("20ish ppl at the lake", 20),
+        # Other ways to say who comes.
+        ("me + 5, backyard thing", 6),
+        ("a couple dozen people", 24),
+        ("roughly a hundred residents", 100),
+        ("Twelve directors will attend.", 12),
+        ("Expected attendance is thirty-five.", 35),
+        ("noon on sunday, 10 dudes", 10),
+        ("5 friends and I want to book", 6),
+        # The writer is already among "people", and "I" starts a clause of its own.
+        ("We're only 6 people and I don't want to waste your time", 6),
+        ("about 25 people and I really need it perfect", 25),
+        ("book a spot for one please", 1),
+    ],
+)
+def test_party_size_phrasings(text: str, expected: int) -> None:
+    assert slot(text, "party_size") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm scared that's too many for one grill",
+        "a surprise for my husband and I've never done this",
+        "I need it for one second from now",
+    ],
+)
+def test_not_a_party_size(text: str) -> None:
+    assert slot(text, "party_size") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "value"),
+    [
+        ("dinner at 1900 hrs please", "1900 hrs", "19:00"),
+        ("maybe around noonish?", "noonish", "12:00"),
+    ],
+)
+def test_time_phrasings(text: str, surface: str, value: str) -> None:
+    assert [(t.surface, t.value) for t in find_times(text)] == [(surface, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we want a hibachi night at my place",
+        "Have a pleasant afternoon.",
+        "the chef made my daughter's night",
+        "like 15 kids and 10ish parents",
+        "20ish ppl",
+    ],
+)
+def test_occasions_and_counts_are_not_times(text: str) -> None:
+    assert find_times(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "slot_name", "value"),
+    [
+        ("scratch the 4pm, make it 4:30", "time", "16:30"),
+        ("I put the 11th but I meant the 12th", "date", "2025-06-12"),
+        ("booked June 14 but I'm worried about rain, is it possible to switch to the 15th?", "date", "2025-06-15"),
+        ("we need to push it from the 18th to later, maybe the 25th?", "date", "2025-06-25"),
+        ("make it 7pm instead of 6pm", "time", "19:00"),
+        ("we booked the 3rd at 6pm. can the chef arrive at 5pm?", "time", "18:00"),
+    ],
+)
+def test_the_new_value_of_a_change_counts(text: str, slot_name: str, value: str) -> None:
+    assert slot(text, slot_name) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "value"),
+    [
+        ("amend our booking for Friday, February 7th: the count is", "Friday, February 7th", "2026-02-07"),
+        ("is the 31st free?", "the 31st", "2025-07-31"),
+    ],
+)
+def test_date_phrasings(text: str, surface: str, value: str) -> None:
+    assert [(d.surface, d.value) for d in find_dates(text, BASE)] == [(surface, value)]
+
+
+@pytest.mark.parametrize(
+    "text", ["Latest start time on a Sunday?", "do you work Saturdays", "the 31st of april"]
+)
+def test_no_one_day_is_named(text: str) -> None:
+    assert find_dates(text, BASE) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "value"),
+    [
+        ("Kindly advise. Regards, Priya Raman, Office Manager", "Priya Raman", "Priya Raman"),
+        ("Thanks. Best regards, Cat Moreau, Executive Assistant, Acme & Sons", "Cat Moreau", "Cat Moreau"),
+        ("Sarah M. here, we had you last year", "Sarah M", "Sarah M"),
+        ("Party of eight, Friday 12/19, 7:15 pm. Dana Whitfield.", "Dana Whitfield", "Dana Whitfield"),
+        ("I just want to be prepared. this is Nadia btw", "Nadia", "Nadia"),
+        ("Hope we can make it happen! Mahalo, Leilani", "Leilani", "Leilani"),
+        ("Sincerely, Rev. Samuel Adeyemi", "Rev. Samuel Adeyemi", "Samuel Adeyemi"),
+        ("Fix it. -R. Gomez", "R. Gomez", "R. Gomez"),
+        ("Regards, T. Okafor", "T. Okafor", "T. Okafor"),
+        ("Reserve Sat. Oct. 25, 7PM, 16 guests. Name: Tom Ruiz.", "Tom Ruiz", "Tom Ruiz"),
+        ("Can you update it? you're the best! xo Bree", "Bree", "Bree"),
+        ("hey its jess from the party last sat!!", "jess", "Jess"),
+        ("Thank you. Hannah Weiss, MD", "Hannah Weiss", "Hannah Weiss"),
+        ("Is that possible? Thank you so much, Ana", "Ana", "Ana"),
+    ],
+)
+def test_name_phrasings(text: str, surface: str, value: str) -> None:
+    e = find_name(text)
+    assert e is not None and (e.surface, e.value) == (surface, value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Have a great day. Merry Christmas!",
+        "See you then. Much Appreciated.",
+        "Looking forward to it. Happy Holidays",
+        "Regards, Procurement Department, Lindqvist Biotech",
+        "i'm out here waiting",
+        "Thank you so much!",
+    ],
+)
+def test_not_a_name(text: str) -> None:
+    assert find_name(text) is None
