@@ -69,7 +69,8 @@ _DAY = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?|{_ORD_WORD}|twenty[\s-](?:
 # "the third protein", "the second tray": an ordinal before one of these nouns counts things, not days.
 _NOT_A_DATE_AFTER_ORDINAL = (
     r"(?:floor|time|row|person|guest|anniversary|birthday|protein|meat|course|option|item|choice|one|tray|"
-    r"side|dish|entree|plate|serving|round|chef|hour|kid|child|adult|table|order|location|address|payment|"
+    r"side|dish|entree|plate|serving|round|chef|hour|kid|child|adult|table|order|location|address|payment|quarter|half|"
+    r"week|weekend|part|few|"
     r"deposit|package|menu|appetizer|drink|bottle|add-?on|upsell|grade|year|place)s?\b"
 )
 _DAY_ORD = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)|{_ORD_WORD}|twenty[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[\s-]first)"
@@ -85,7 +86,8 @@ HOLIDAYS = (
 # No pattern lets two whitespace runs meet (`\s*,?\s+`): `re` would try every split of a long run of spaces
 # between them, quadratic in its length; an optional comma carries the whitespace before it (`(?:\s*,)?\s+`).
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("holiday", re.compile(rf"\b(?:{HOLIDAYS})\b")),
+    # Not a greeting ("Merry Christmas!"), and not the lunar new year, which has no fixed day.
+    ("holiday", re.compile(rf"(?<!merry\s)(?<!happy\s)(?<!chinese\s)(?<!lunar\s)\b(?:{HOLIDAYS})\b")),
     ("iso", re.compile(r"\b(20\d\d)[/-](\d{1,2})[/-](\d{1,2})\b")),
     (
         "mdy",

@@ -9,8 +9,12 @@ import re
 
 from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
 
-_CAP = r"[A-Z][a-zA-Z'\-]+"
-_ANY = r"[A-Za-z][a-zA-Z'\-]+"
+# Name words may carry accents ("Tomás", "Wróbel"): letters are any Unicode letter after an ASCII or Latin-1
+# capital.
+_UPPER = r"[A-ZÀ-ÖØ-ÞĀ-ſ]"
+_LETTERS = r"(?:[^\W\d_]|['\-])+"
+_CAP = rf"{_UPPER}{_LETTERS}"
+_ANY = rf"(?:{_UPPER}|[a-z]){_LETTERS}"
 # Words that follow "I'm"/"it's"/"this is" but are not names.
 _NOT_NAMES = frozenset(
     """a an the just so very really looking trying wondering hoping planning interested calling writing
@@ -38,7 +42,9 @@ _CLOSERS = (
 # A title before the name ("Rev. Samuel Adeyemi"): kept in the surface, left out of the value.
 _HONORIFIC = r"(?P<hon>(?:Rev|Fr|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Sra)\.?\s+)?"
 # What may follow a signed name: ", Office Manager", ", Events Director, Harborview Hotel", ", MD".
-_AFTER_SIGNATURE = r"(?:\s*,\s*[A-Z][\w.&'’-]*(?:\s+(?:of|at|for|&|and|the|[A-Z][\w.&'’-]*)){0,5}){0,3}"
+_AFTER_SIGNATURE = (
+    r"(?:(?:\s*,\s*|[ \t]*\n\s*)[A-Z][\w.&'’-]*(?:[ \t]+(?:of|at|for|&|and|the|[A-Z][\w.&'’-]*)){0,5}){0,3}"
+)
 # No pattern puts two whitespace runs side by side (`\s*[.!]?\s*`): on a long run of spaces `re` tries every
 # way to split the run between them, and one 16,000-character message took minutes. Optional punctuation
 # carries its own trailing whitespace instead (`\s*(?:[.!]\s*)?`), which matches the same texts.
@@ -53,7 +59,9 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
         True,
     ),
     (
-        re.compile(rf"\b(?:under|on|for|in)\s+(?:the\s+)?(?:name\s+(?:of\s+)?)({_CAP}(?:\s+{_CAP})?)", re.I),
+        re.compile(
+            rf"\b(?:under|on|for|in)\s+(?:the\s+|my\s+)?(?:name\s*,?\s+(?:of\s+)?)({_CAP}(?:\s+{_CAP})?)", re.I
+        ),
         0.9,
         False,
     ),
@@ -80,16 +88,28 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     (re.compile(rf"\b({_CAP}(?:\s+{_CAP})?)\s+is\s+(?:my|the)\s+name\b"), 0.9, False),
     (
         re.compile(
-            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]\s*'?m|[Ii]\s+am)\s+({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing|btw|speaking)\b|\s*[,.!;:)]|\s*$|\s+(?:and|&)\s)"
+            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]\s*'?m|[Ii]\s+am)\s+({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing|btw|speaking|by\s+the\s+way)\b|\s*[,.!;:)]|\s+\(|\s*$|\s+(?:and|&)\s)"
         ),
         0.85,
         False,
     ),
     (re.compile(rf"^\s*(?:(?:[Hh]i|[Hh]ey|[Hh]ello)+[,!]?\s*|[,!]\s*)?({_CAP}(?:\s+[A-Z]\.)?)\s+here\b"), 0.8, False),
     (re.compile(rf"(?:^|[.!?,]\s+)({_CAP}(?:\s+[A-Z]\.)?)\s+here\b"), 0.8, False),
+    # "Eleanor Whitcombe writing.", "Chen Li speaking", "Hello. Wei Zhang from Pacific Rim Trading."
+    (re.compile(rf"(?:^|[.!?,]\s+)({_CAP}(?:\s+{_CAP})?)\s+(?:writing|speaking)\b"), 0.8, False),
+    (re.compile(rf"(?:^\s*|^\s*{_CAP}[.!,]\s+)({_CAP}\s+{_CAP})\s+from\s+(?:the\s+)?{_CAP}"), 0.75, False),
     # A sign-off at the very end: "- Maria", "- greg.", "-R. Gomez", "Thanks, Maria", "Cheers, Dan K."
     (
-        re.compile(rf"(?:^|\s)[-–—~]\s*((?:[A-Z]\.\s*)?{_ANY}(?:\s+{_CAP}\.?)?){_AFTER_SIGNATURE}\s*(?:[^\w\s]\s*)*$"),
+        re.compile(
+            rf"(?:^|\s)[-–—~]\s*((?:[A-Z]\.\s*)?{_ANY}(?:\s+(?:{_CAP}|[A-Z])\.?)?){_AFTER_SIGNATURE}\s*(?:[^\w\s]\s*)*$"
+        ),
+        0.8,
+        False,
+    ),
+    (
+        re.compile(
+            rf"\b{_CLOSERS}\s*(?:[,!.]\s*)*{_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}(?:\s+(?:[A-Z]\.\s*)?{_CAP}\.?)?){_AFTER_SIGNATURE}\s*(?:[.!]\s*)?$"
+        ),
         0.8,
         False,
     ),
@@ -100,17 +120,10 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
         0.7,
         True,
     ),
-    (
-        re.compile(
-            rf"\b{_CLOSERS}\s*(?:[,!.]\s*)*{_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}(?:\s+(?:[A-Z]\.\s*)?{_CAP}\.?)?){_AFTER_SIGNATURE}\s*(?:[.!]\s*)?$"
-        ),
-        0.8,
-        False,
-    ),
 ]
 # A full name alone at the very end, after the last sentence: "Party of eight, Friday 12/19. Dana Whitfield."
 # Only the first newline of a run may start it: from every newline of a long run, `\n\s*` would scan the rest.
-_NAME_AT_END = re.compile(rf"(?:[.!?]\s+|(?<!\s)\n\s*){_HONORIFIC}(?P<name>{_CAP}\s+(?:[A-Z]\.\s*)?{_CAP})\.?{_AFTER_SIGNATURE}\s*$")
+_NAME_AT_END = re.compile(rf"(?:[.!?]\s+|(?<!\s)\n\s*){_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}\s+(?:[A-Z]\.\s*)?{_CAP}|[A-Z]\.\s*{_CAP})\.?{_AFTER_SIGNATURE}\s*$")
 # Per cue, in the same order: text the lower-cased message must contain for the cue to be tried at all.
 _I_AM = re.compile(r"this\s+is|it'?s|i\s*'?m|i\s+am")
 _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
@@ -124,12 +137,14 @@ _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
     _I_AM,
     ("here",),
     ("here",),
+    ("writing", "speaking"),
+    ("from",),
     ("-", "–", "—", "~"),
-    _I_AM,
     (
         "thank", "cheers", "best", "regards", "thx", "ty", "sincerely", "warmly", "yours", "respectfully",
         "with", "mahalo", "gracias", "love", "xo", "hugs",
     ),
+    _I_AM,
 ]
 _BARE = re.compile(
     rf"^\s*(?:(?:it'?s|its|i'?m|this\s+is|name'?s|name\s+is|my\s+name\s+is)\s+)?({_ANY}(?:\s+{_ANY}){{0,2}})(?:\s+is\s+(?:my|the)\s+name)?\s*(?:[.!]\s*)?$",
@@ -154,7 +169,9 @@ def _kept_span(text: str, start: int, end: int, words: int) -> tuple[int, int]:
 
 # A signature that names a department or a firm ("Regards, Procurement Department") is no person's name.
 _ORGANISATION_WORDS = frozenset(
-    "department dept office committee team group company corp inc llc ltd hotel events board staff".split()
+    """department dept office committee team group company corp inc llc ltd hotel events board staff logistics
+    manager coordinator director assistant officer president ceo owner planner secretary supervisor associate
+    executive specialist administrator analyst chair trading""".split()
 )
 
 
@@ -167,7 +184,7 @@ def _clean(name: str, strict: bool = False) -> str | None:
         parts.pop()
     if not parts or parts[0].lower() in _NOT_NAMES:
         return None
-    if strict and re.search(r"(?:ing|ed|ly|ful|ous|ive|ian|ic|ant|ent|y)$", parts[0].lower()):
+    if strict and re.search(r"(?:ing|ed|ly|ful|ous|ive|ian|ic|ant|ent|y|ble|al|ary|ory|less|ate)$", parts[0].lower()):
         return None
     return " ".join(p if p[0].isupper() else p.capitalize() for p in parts)
 

@@ -19,7 +19,7 @@ _PEOPLE = (
     r"|residents|directors|participants|relatives|cousins|neighbou?rs|students|players|colleagues|executives"
     r"|volunteers|littles|little\s+ones)"
 )
-_KIDS = r"(?:kids?|children|child|teens|teenagers|little\s+ones|littles|lil\s+ones|toddlers|babies|infants|minors)"
+_KIDS = r"(?:kids?|kiddos?|kiddies|childrens?|child|teens|teenagers|little\s+ones|littles|lil\s+ones|toddlers|babies|infants|minors)"
 _ADULTS = r"(?:adults?|grown[\s-]?ups|people|guests|men|women|parents|seniors)"
 # "14 adults 4 kids", "8 adults n 6 kids", "10 adults and like 5 littles": the joint between the two counts.
 # Each optional word carries its own trailing whitespace: side-by-side `\s*` runs would let `re` try every split
@@ -63,7 +63,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
     (
         "changed_to",
         re.compile(
-            rf"\b(?:(?:grew|grown|growing|gone\s+up|went\s+up|down|dropped|dropping|drops|increased?|decreased?"
+            rf"\b(?:(?:grew|grown|growing|gone\s+up|went\s+up|risen|rose|down|dropped|dropping|drops|increased?|decreased?"
             rf"|reduced?|raised?|lowered|cut|expanded|shrunk|shrank|bumped|bump\s+(?:it|us)(?:\s+up)?)"
             rf"|(?:change|update|adjust|increase|decrease|reduce|raise|lower|bump|move|take)d?\s+(?:the\s+|our\s+|my\s+)?"
             rf"(?:total\s+)?(?:guest\s+count|head\s*count|count|number\s+of\s+(?:guests|people)|party\s+size|guest\s+list|party|group))"

@@ -25,7 +25,7 @@ _NOT_A_COUNT_AFTER = (
 # or a wish, not when the event starts.
 _NOT_A_TIME_BEFORE = (
     r"(?<!hibachi\s)(?<!pleasant\s)(?<!lovely\s)(?<!nice\s)(?<!great\s)(?<!wonderful\s)(?<!'s\s)"
-    r"(?<!’s\s)(?<!date\s)(?<!fun\s)(?<!game\s)(?<!movie\s)(?<!girls\s)(?<!guys\s)(?<!family\s)(?<!whole\s)"
+    r"(?<!’s\s)(?<!date\s)(?<!themed\s)(?<!fun\s)(?<!game\s)(?<!movie\s)(?<!girls\s)(?<!guys\s)(?<!family\s)(?<!whole\s)"
     r"(?<!all\s)(?<!per\s)"
 )
 
@@ -34,7 +34,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "past_to",
         re.compile(
-            rf"\b(half|quarter|5|10|15|20|25|twenty|ten|five|twenty[\s-]five)\s+(?:minutes\s+)?(past|to|after|til|till)\s+({_CLOCK12})\b(?!\s*(?:people|persons|guests|pax|ppl|adults|kids|of\s+us))"
+            rf"(?<!from\s)\b(half|quarter|5|10|15|20|25|twenty|ten|five|twenty[\s-]five)\s+(?:minutes\s+)?(past|to|after|til|till)\s+({_CLOCK12})\b(?![:.]\d)(?!\s*(?:people|persons|guests|pax|ppl|adults|kids|of\s+us))"
             rf"(?:\s*{_MERIDIEM})?(?:\s+{_PART})?",
         ),
     ),
@@ -51,6 +51,15 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "clock",
         re.compile(
             rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))\s?[:.]\s?([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|({_PART}))?",
+        ),
+    ),
+    # A range of start times ("3 or 4pm", "6-9pm", "between 5 and 6"): the first, with the second's a.m./p.m.
+    (
+        "hour_range",
+        re.compile(
+            rf"(?<![\d$/:.,])\b(?:between\s+({_CLOCK12})\s+and\s+({_CLOCK12})\b(?:\s*({_MERIDIEM}))?"
+            rf"|({_CLOCK12})\s*(?:or|-|–)\s*({_CLOCK12})\s*({_MERIDIEM}))"
+            rf"(?!\s*(?:people|persons|guests|pax|ppl|adults|kids|of\s+us|hours?|hrs?|minutes?|mins?))",
         ),
     ),
     # "1900 hrs", "0830 hours": military time, only with its unit (a bare "1900" is a year or a price).
@@ -161,6 +170,7 @@ _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "part_hour": ("morning", "afternoon", "evening", "night"),
     "clock": re.compile(r"\d\s?[:.]\s?\d"),
     "military": re.compile(r"\d{4}\s?h"),
+    "hour_range": re.compile(r"between|\d\s*(?:or|-|–)\s*\d|\d\s*[ap]\.?\s?m"),
     "hour_mer": re.compile(r"[ap]\.?\s?m|clock|ish"),
     "compact": re.compile(r"\d\s*[ap]\.?\s?m"),
     "hour_part": ("morning", "afternoon", "evening", "night", "tonite"),
@@ -236,6 +246,11 @@ def find_times(
                     conf, confirm = 0.8, True
             elif kind == "military":
                 value = _fmt(int(g[0]), int(g[1]))
+            elif kind == "hour_range":
+                first = g[0] if g[0] is not None else g[3]
+                meridiem = g[2] if g[0] is not None else g[5]
+                h, mi, guessed = _apply(_hour(first), 0, meridiem, None)
+                value, conf, confirm = _fmt(h, mi), 0.75, True
             elif kind == "compact":
                 h, mi, _ = _apply(int(g[0]), int(g[1]), g[2], None)
                 value = _fmt(h, mi)

@@ -60,6 +60,9 @@ def slot(text: str, name: str) -> object:
         ("We're only 6 people and I don't want to waste your time", 6),
         ("about 25 people and I really need it perfect", 25),
         ("book a spot for one please", 1),
+        ("we are party of twenty adults and 5 childrens", 25),
+        ("we're now 14 adults + 4 kiddos instead of 12", 18),
+        ("our confirmed attendance has risen to 65", 65),
     ],
 )
 def test_party_size_phrasings(text: str, expected: int) -> None:
@@ -83,6 +86,9 @@ def test_not_a_party_size(text: str) -> None:
     [
         ("dinner at 1900 hrs please", "1900 hrs", "19:00"),
         ("maybe around noonish?", "noonish", "12:00"),
+        ("would love an early one, like 3 or 4pm!", "3 or 4pm", "15:00"),
+        ("can the chef start somewhere between 5 and 6?", "between 5 and 6", "17:00"),
+        ("need to push our start from 5 to 6:30", "6:30", "18:30"),
     ],
 )
 def test_time_phrasings(text: str, surface: str, value: str) -> None:
@@ -97,6 +103,8 @@ def test_time_phrasings(text: str, surface: str, value: str) -> None:
         "the chef made my daughter's night",
         "like 15 kids and 10ish parents",
         "20ish ppl",
+        "a little Japanese themed night for my dad",
+        "it takes 2 or 3 hours",
     ],
 )
 def test_occasions_and_counts_are_not_times(text: str) -> None:
@@ -130,7 +138,14 @@ def test_date_phrasings(text: str, surface: str, value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["Latest start time on a Sunday?", "do you work Saturdays", "the 31st of april"]
+    "text",
+    [
+        "Latest start time on a Sunday?",
+        "do you work Saturdays",
+        "the 31st of april",
+        "Merry Christmas to the whole crew!",
+        "an event in the first quarter of next year",
+    ],
 )
 def test_no_one_day_is_named(text: str) -> None:
     assert find_dates(text, BASE) == []
@@ -153,6 +168,14 @@ def test_no_one_day_is_named(text: str) -> None:
         ("hey its jess from the party last sat!!", "jess", "Jess"),
         ("Thank you. Hannah Weiss, MD", "Hannah Weiss", "Hannah Weiss"),
         ("Is that possible? Thank you so much, Ana", "Ana", "Ana"),
+        ("Please advise.\n\nBest regards,\nTomás Ibarra\nFinance Department", "Tomás Ibarra", "Tomás Ibarra"),
+        ("Please escalate this.\n\nR. Castellanos", "R. Castellanos", "R. Castellanos"),
+        ("Booking's under my name, Carla Alvarez, for the 22nd.", "Carla Alvarez", "Carla Alvarez"),
+        ("Good morning. Eleanor Whitcombe writing. I would like to change", "Eleanor Whitcombe", "Eleanor Whitcombe"),
+        ("Hello. Wei Zhang from Pacific Rim Trading. How to book?", "Wei Zhang", "Wei Zhang"),
+        ("Are tips expected? I'm Beth by the way", "Beth", "Beth"),
+        ("can we get Chef Hiro again? ~ Linda R.", "Linda R", "Linda R"),
+        ("Let me know whether this is possible.\n\nRegards,\nJulien Moreau", "Julien Moreau", "Julien Moreau"),
     ],
 )
 def test_name_phrasings(text: str, surface: str, value: str) -> None:
@@ -167,6 +190,7 @@ def test_name_phrasings(text: str, surface: str, value: str) -> None:
         "See you then. Much Appreciated.",
         "Looking forward to it. Happy Holidays",
         "Regards, Procurement Department, Lindqvist Biotech",
+        "Could you send a proposal?\n\nThank you,\nOperations Manager",
         "i'm out here waiting",
         "Thank you so much!",
     ],

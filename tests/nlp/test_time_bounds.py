@@ -41,7 +41,8 @@ CUES = [
     "Regards, Dana Lee", "Regards, Dana Lee, Office", "Sincerely, Rev. Dana", "Dana Lee.", "xo Dana", "Name:",
     "14 adults", "10 adults and", "10 adults and like", "3 kids n", "total", "total headcount", "grew to",
     "12-15", "between 12 and", "me +", "20ish", "1900", "noon", "scratch the 4pm, make it", "I meant",
-    "switch the date to", "the 31st",
+    "switch the date to", "the 31st", "Regards,\nDana Lee", "Regards,\nDana Lee\nOffice", "3 or", "between 5 and",
+    "Hello. Dana Lee", "Dana Lee writing", "under my name,", "~ Dana", "R.",
 ]  # fmt: skip
 WHITESPACE_RUNS = {
     f"{cue!r}+{name}+x": (cue + run * MAX_TEXT_CHARS)[: MAX_TEXT_CHARS - 1] + "x"
