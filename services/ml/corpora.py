@@ -12,11 +12,13 @@ from typing import Any
 DOMAIN_DIR = Path(__file__).with_name("data")
 DOMAIN_TRAIN = DOMAIN_DIR / "domain_train.jsonl"
 DOMAIN_HELDOUT = DOMAIN_DIR / "domain_heldout.jsonl"
-# Written by hand in varied voices (not by the generator), 240 messages per tone: what the templates cannot
-# teach, chiefly that a plain message without openers or emoji is not for that reason `direct`. Training
-# reads it beside DOMAIN_TRAIN; it was written without sight of the hand-written test set below.
+# Written by hand in varied voices (not by the generator), about 360 messages per tone: what the templates
+# cannot teach, chiefly that a plain message without openers or emoji is not for that reason `direct`, and the
+# intent boundaries real customers blur (praise after an event is no complaint, a payment method is a price
+# question, a plain "headcount now 23" changes a booking). Training reads it beside DOMAIN_TRAIN; it was
+# written without sight of the hand-written test set below.
 VOICES_TRAIN = DOMAIN_DIR / "voices_train.jsonl"
-# Each of its rows counts this many times a generated row in the tone, sentiment and frustration heads (1,200
+# Each of its rows counts this many times a generated row in the tone, sentiment and frustration heads (1,784
 # rows against the generator's 4,000), and as much as a generated row in the intent head.
 VOICES_WEIGHT = 2.0
 # Written by hand, never by the generator, and never read by any training: the set registered versions

@@ -15,7 +15,9 @@ def _rows(path: object) -> list[dict[str, object]]:
 
 def test_every_tone_has_its_share_of_labelled_rows() -> None:
     rows = _rows(None)
-    assert Counter(str(row["tone"]) for row in rows) == {tone: 240 for tone in TONES}
+    per_tone = Counter(str(row["tone"]) for row in rows)
+    # 360 written per tone; a few short replies were dropped because they occur in another set.
+    assert set(per_tone) == set(TONES) and all(340 <= count <= 360 for count in per_tone.values()), per_tone
     for row in rows:
         assert row["source"] == "teppan_voices" and row["split"] == "train"
         assert row["intent"] in INTENTS

@@ -11,7 +11,7 @@ import numpy as np
 from services.common.textmodel.featurizer import Featurizer
 from services.common.textmodel.heads import HeadSpec, StackedHeads
 
-ARTEFACT_VERSION = "nlp-fast-4"  # bump whenever features or the artefact format change
+ARTEFACT_VERSION = "nlp-fast-5"  # bump whenever features or the artefact format change
 STATIC_SUBDIR = "static"
 _FILES = ("meta.json", "vocab.json", "heads.npz", f"{STATIC_SUBDIR}/model.safetensors")
 
