@@ -71,7 +71,7 @@ NUMBER_PATTERN = (
     rf"|(?:(?:{_UNIT_ALT})\s+hundred(?:\s+(?:and\s+)?(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_UNIT_ALT}))?|{_UNIT_ALT}))?)"
     rf"|(?:(?:{_TENS_ALT})(?:[\s-]+(?:{_UNIT_ALT}))?)"
     rf"|(?:{_UNIT_ALT})"
-    rf"|(?:(?:a|one|two|three|half\s+a)\s+dozen)|(?:a\s+)?couple(?:\s+of)?\s+dozen|dozen|a\s+hundred)"
+    rf"|(?:a|one)\s+dozen\s+and\s+a\s+half|(?:(?:a|one|two|three|half\s+a)\s+dozen)|(?:a\s+)?couple(?:\s+of)?\s+dozen|dozen|a\s+hundred)"
 )
 NUMBER_RE = re.compile(rf"^{NUMBER_PATTERN}$", re.IGNORECASE)
 _MAX_DIGITS = 100
@@ -84,6 +84,8 @@ def parse_number(text: str) -> int | None:
     # no count, day or hour runs past a handful.
     if t.isdecimal():
         return int(t) if len(t) <= _MAX_DIGITS else None
+    if re.fullmatch(r"(?:a|one)\s+dozen\s+and\s+a\s+half", t):
+        return 18
     if t.endswith("dozen"):
         head = re.sub(r"\s+", " ", t[: -len("dozen")].strip())
         mult = {

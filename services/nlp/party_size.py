@@ -17,7 +17,7 @@ _PEOPLE = (
     r"|kids|children|child|teens|teenagers|seniors|members|covers|individuals|souls|humans|employees|coworkers"
     r"|co-workers|friends|family\s+members|people\s+total|total\s+guests|men|women|ladies|guys|girls|boys|dudes"
     r"|residents|directors|participants|relatives|cousins|neighbou?rs|students|players|colleagues|executives"
-    r"|volunteers|littles|little\s+ones)"
+    r"|volunteers|littles|little\s+ones|staff|teachers|classmates|campers|buddies|pals)"
 )
 _KIDS = r"(?:kids?|kiddos?|kiddies|childrens?|child|teens|teenagers|little\s+ones|littles|lil\s+ones|toddlers|babies|infants|minors)"
 _ADULTS = r"(?:adults?|grown[\s-]?ups|people|guests|men|women|parents|seniors)"
@@ -44,7 +44,11 @@ _N_AND_ME_COMPANIONS = (
 _RULES: list[tuple[str, re.Pattern[str], float]] = [
     (
         "from_to",
-        re.compile(rf"\bfrom\s+({N})\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b(?:\s+{_PEOPLE})?"),
+        # Not a time moved: "push the start from 5 to 6", "from 6pm to 7".
+        re.compile(
+            rf"(?<!start\s)(?<!time\s)(?<!dinner\s)(?<!arrival\s)\bfrom\s+({N})(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock))"
+            rf"\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock))(?:\s+{_PEOPLE})?"
+        ),
         0.9,
     ),
     # A stated total beats the increments around it: "3 more ppl coming so 11 total", "Add 5 more. Total 25."
@@ -52,12 +56,16 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "total",
         re.compile(
             rf"\b({N})\s+(?:{_PEOPLE}\s+)?(?:total|in\s+total|altogether|all\s+together|all\s+in)\b"
+            rf"|\b(?:makes?|making|bring(?:s|ing)?)\s+(?:us|our\s+total)\s+(?:to\s+)?({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|o'?clock|%|\$))"
+            rf"|\b(?:total|headcount|head\s+count|guest\s+count)\s+to\s+({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|o'?clock|%|\$))"
             rf"|\btotal(?:\s+(?:headcount|head\s+count|guest\s+count|count|guests|people))?\s*(?:is\s+|of\s+|now\s+|=\s*|:\s*)*"
             rf"(?:now\s+)?({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|\$|/|-\d))"
             rf"(?!\s+(?:{_ADULTS}|{_KIDS})\b{_JOINT}\d)"
         ),
         0.97,
     ),
+    # "two tables of 8", "three tables of 10 rather than two"
+    ("tables", re.compile(rf"\b({N})\s+tables\s+of\s+({N})\b"), 0.9),
     # A count changed to a new one: "our list grew to 40", "we're down to 12", "reduce the guest count to
     # fifty-two", "adjust the total headcount to thirty-four".
     (
@@ -111,6 +119,12 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
             rf"(?:{_PEOPLE}|seats|personas|spots|places|chairs)\b"
             r"(?!\s+(?:is|are|has|have|was|were)\s+(?:a\b|an\b|vegan|vegetarian|veggie|allergic|in\b|gluten|lactose|diabetic"
             r"|pregnant|disabled|sick|coming\s+late|running\s+late|kosher|halal))"
+            # Not a part of the party ("2 guests have nut allergies", "3 guests can't have egg"), not a rule
+            # ("the 50 person minimum"), not a past party ("we had 40 people last summer").
+            r"(?!\s+(?:have|has|can'?t|cannot|don'?t|won'?t|need|needs)\s+(?:\w+\s+){0,2}(?:nut|peanut|shellfish|gluten|dairy"
+            r"|eggs?\b|allerg|vegan|vegetarian|kosher|halal|lactose))"
+            r"(?!\s+(?:minimum|min\b|maximum|max\b|limit|cap\b))"
+            r"(?!\s+last\s+(?:time|year|summer|spring|fall|autumn|winter|month|week|weekend))"
         ),
         0.95,
     ),
@@ -138,8 +152,9 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(
             rf"\b(?:we(?:'re|\s+are|\s+will\s+be|'ll\s+be|\s+r)(?:\s+(?:gonna|going\s+to)\s+be)?|there(?:'ll|\s+will)\s+be|there\s+are|expecting"
             rf"|total\s+of|cooking\s+for|feeding|serve|serving|seat|seats|seating|invited|inviting|headcount\s+is)"
-            rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?({N})\b"
+            rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?({N}){_ISH}\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|st\b|nd\b|rd\b|th\b"
+            rf"|miles?|mi\b|km|kilomet|feet|ft\b|floors?|stories"
             rf"|proteins?|courses?|items?|dishes|orders?|trays?|/|-\d))"
         ),
         0.85,
@@ -190,10 +205,11 @@ _GATE = re.compile(
 )
 # Per rule, words its match must contain; rules whose words are absent are skipped without running.
 _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
-    "total": ("total", "altogether", "together", "all in"),
+    "total": ("total", "altogether", "together", "all in", "make", "bring", "count"),
     "changed_to": re.compile(r"\bto\b"),
     "range": re.compile(r"\d\s*[-–]|\b(?:to|or|and)\b"),
     "from_to": ("from",),
+    "tables": ("tables of",),
     "adults_kids": ("kid", "child", "teen", "little", "lil", "toddler", "bab", "infant", "minor"),
     "kids_adults": ("adult", "grown", "people", "guest", "men", "parent", "senior"),
     "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
@@ -201,7 +217,8 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "n_people": tuple(
         "pe ppl pers guest adult grown pax head folk diner attend of us kid child teen senior member cover individ"
         " seat spot place chair soul human employ work friend family men ladies guys girls boys dude resident"
-        " director particip relative cousin neighb student player colleag execut volunt little".split(" ")
+        " director particip relative cousin neighb student player colleag execut volunt little staff teacher"
+        " classmate camper budd pal".split(" ")
     ),
     "party_of": tuple(
         "party group able crowd count reserv booking dinner event family band bunch team masses attendance".split()
@@ -270,7 +287,7 @@ def find_party_size(
                 surface = _FOR_PREFIX.sub("", surface)
                 start = end - len(surface)
             elif name in ("party_of", "we_are", "changed_to", "total"):
-                group = 1 if m.group(1) is not None else 2
+                group = next(i for i, g in enumerate(m.groups(), 1) if g is not None)
                 start, end = m.start(group), m.end(group)
                 surface = text[start:end]
             taken.add(start, end)
@@ -285,8 +302,11 @@ def find_party_size(
 def _value(name: str, m: re.Match[str]) -> int | None:
     if name == "from_to":
         return parse_number(m.group(2))
+    if name == "tables":
+        a, b = parse_number(m.group(1)), parse_number(m.group(2))
+        return None if a is None or b is None else a * b
     if name == "total":
-        return parse_number(m.group(1) or m.group(2))
+        return parse_number(next(g for g in m.groups() if g is not None))
     if name == "range":
         a, b = parse_number(m.group(1)), parse_number(m.group(2))
         return None if a is None or b is None or b <= a else b

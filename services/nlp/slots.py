@@ -98,17 +98,28 @@ _CHANGE_CUE_AT_END = re.compile(
     re.I,
 )
 _CUE_TAIL_CHARS = 80
+# "from 12:30 to 2:00 p.m." is a span, and its start counts; "move it from 6pm to 7" is a change.
+_SPAN_TO = re.compile(r"^\s*(?:to|till|until|->|→)\s*$", re.I)
+_CHANGE_VERB_BEFORE = re.compile(
+    r"\b(?:move|moving|moved|push|pushing|pushed|change|changing|changed|switch|switching|resched\w*|bump|bumped"
+    r"|shift|shifted|update|updated|swap|postpon\w*|delay\w*|revis\w*|amend\w*|adjust\w*)\b"
+    r"|\b(?:it|us|start|time)\s+(?:back\s+|up\s+)?from\s*$",
+    re.I,
+)
 _INSTEAD_OF = re.compile(r"^\s*instead\s+of\s*$", re.I)
 
 
 def _newest(text: str, found: list[Entity]) -> Entity:
-    """The value that counts: in "from 6pm to 5:30", "6pm, actually make it 7" or "the 11th, I meant the
-    12th" the later one, in "7 instead of 6" the earlier one; otherwise the first mentioned."""
+    """The value that counts: in "move it from 6pm to 5:30", "6pm, actually make it 7" or "the 11th, I meant
+    the 12th" the later one; in "7 instead of 6" and in a span ("from 12:30 to 2 p.m.") the earlier one;
+    otherwise the first mentioned."""
     current = found[0]
     for earlier, later in zip(found, found[1:], strict=False):
         between = text[earlier.end : later.start]
         if _INSTEAD_OF.match(between):
             return earlier
+        if _SPAN_TO.match(between) and not _CHANGE_VERB_BEFORE.search(text[max(0, earlier.start - 80) : earlier.start]):
+            continue
         # The cue sits just before the new value: only the tail is searched, so a message with a thousand
         # mentions costs a thousand short searches.
         if _CHANGE_BETWEEN.match(between) or _CHANGE_CUE_AT_END.search(between[-_CUE_TAIL_CHARS:]):

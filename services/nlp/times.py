@@ -72,6 +72,22 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             rf"(?:\s+{_PART})?",
         ),
     ),
+    # British "half 7" (7:30), not "half 7 people".
+    (
+        "half_hour",
+        re.compile(
+            rf"\bhalf\s+({_CLOCK12})\b(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|of\b|hours?|hrs?|"
+            rf"minutes?|mins?|dozen|days?|weeks?|%|portions?|trays?|orders?))"
+        ),
+    ),
+    # A start moved: "push the start from 5 to 6", "move the time from 6pm to 7:30"; the new hour counts.
+    (
+        "start_moved",
+        re.compile(
+            rf"\b(?:start|start\s+time|time|dinner|arrival|it)\s+(?:back\s+)?from\s+({_CLOCK12})(?:[:.][0-5]\d)?\s*(?:{_MERIDIEM})?"
+            rf"\s+to\s+({_CLOCK12})(?:[:.]([0-5]\d))?\s*({_MERIDIEM})?(?!\s*(?:people|persons|guests|pax|ppl|adults|kids))"
+        ),
+    ),
     ("compact", re.compile(rf"(?<![\d$/:.,])\b(1[0-2]|[1-9])([0-5]\d)\s*({_MERIDIEM})")),
     ("hour_part", re.compile(rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s+({_PART})")),
     (
@@ -94,8 +110,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "cue_hour",
         re.compile(
-            rf"\b(?:at|around|about|by|arrive\s+at|start\s+at|after|before|'?round|until|till)\s+(?:about\s+|around\s+)?({_HOUR})\b"
-            rf"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\s+us|diners|folks|years?|yrs|"
+            rf"(?:\b(?:at|around|about|by|arrive\s+at|start\s+at|after|before|until|till|no\s+later\s+than)|(?<=['’])round)\s+"
+            rf"(?:about\s+|around\s+|like\s+)?({_HOUR})\b"
+            rf"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\b|diners|folks|years?|yrs|"
             rf"hours?|hrs?|minutes?|mins?|days?|weeks?|months?|proteins?|dollars|bucks|\$|%|st\b|nd\b|rd\b|th\b|/|-\d|"
             rf"[a-z]+\s+(?:street|st|ave|avenue|road|rd|blvd|lane|ln|drive|dr|way|court|ct)\b))",
         ),
@@ -177,7 +194,9 @@ _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "word_time": ("thirty", "fifteen", "forty", "fourty", "fifty", "twenty", "ten", "five"),
     "noon": ("noon", "midday", "midnight", "lunch", "dinner"),
     "part": ("morning", "afternoon", "evening", "night", "brunch", "sun"),
-    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til"),
+    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til", "later than"),
+    "half_hour": ("half",),
+    "start_moved": ("from",),
 }
 _MERIDIEM_RE = re.compile(_MERIDIEM, re.I)
 _PART_RE = re.compile(_PART, re.I)
@@ -276,13 +295,25 @@ def find_times(
             elif kind == "part":
                 value, conf = g[0].lower(), 0.75
                 confirm = True
+            elif kind == "half_hour":
+                h, mi, guessed = _apply(_hour(g[0]), 30, None, None)
+                value, conf, confirm = _fmt(h, mi), 0.75, True
+            elif kind == "start_moved":
+                h, mi, guessed = _apply(_hour(g[1]), int(g[2] or 0), g[3], None)
+                start = m.start(2)
+                surface = text[start:end].strip()
+                value, conf, confirm = _fmt(h, mi), 0.8, guessed
             else:  # cue_hour
                 hr = _hour(g[0])
-                if hr > 23:
+                # "about 14", "'round two": an approximate or spelled-out hour past 12 is a count, not a time.
+                if hr > 23 or (hr > 12 and not re.match(r"(?:at|by|until|till|after|before)\b", surface, re.I)):
                     continue
                 h, mi, guessed = _apply(hr, 0, None, None)
                 surface = re.sub(
-                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at)\s+", "", surface, flags=re.I
+                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at|no\s+later\s+than)\s+(?:like\s+)?",
+                    "",
+                    surface,
+                    flags=re.I,
                 )
                 start = end - len(surface)
                 value, conf, confirm = _fmt(h, mi), 0.75, True

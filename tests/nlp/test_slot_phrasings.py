@@ -63,6 +63,14 @@ def slot(text: str, name: str) -> object:
         ("we are party of twenty adults and 5 childrens", 25),
         ("we're now 14 adults + 4 kiddos instead of 12", 18),
         ("our confirmed attendance has risen to 65", 65),
+        ("we're a dozen and a half total, 3 of them are vegetarian", 18),
+        ("two tables of 8 in the backyard", 16),
+        ("can we add 4 more guests? That would make us 19.", 19),
+        ("add 4 more guests, which brings our total to 24", 24),
+        ("do you bring chairs? we're 20ish", 20),
+        ("a 5:30 p.m. service for approximately 45 staff", 45),
+        ("I booked for 12 but 2 guests have nut allergies", 12),
+        ("can you bump us from 9 to 13?", 13),
     ],
 )
 def test_party_size_phrasings(text: str, expected: int) -> None:
@@ -75,6 +83,10 @@ def test_party_size_phrasings(text: str, expected: int) -> None:
         "I'm scared that's too many for one grill",
         "a surprise for my husband and I've never done this",
         "I need it for one second from now",
+        "whats the price w/ travel? we're like 25 miles out",
+        "is the 50 person minimum per event or per chef?",
+        "We had 40 people last summer and it was perfect",
+        "could we push the start from 5 to 6?",
     ],
 )
 def test_not_a_party_size(text: str) -> None:
@@ -89,6 +101,10 @@ def test_not_a_party_size(text: str) -> None:
         ("would love an early one, like 3 or 4pm!", "3 or 4pm", "15:00"),
         ("can the chef start somewhere between 5 and 6?", "between 5 and 6", "17:00"),
         ("need to push our start from 5 to 6:30", "6:30", "18:30"),
+        ("could we push the start from 5 to 6?", "6", "18:00"),
+        ("thinking half 7 for dinner", "half 7", "19:30"),
+        ("we need it to start no later than 8", "8", "20:00"),
+        ("could we do hibachi at like 3?", "3", "15:00"),
     ],
 )
 def test_time_phrasings(text: str, surface: str, value: str) -> None:
@@ -105,6 +121,10 @@ def test_time_phrasings(text: str, surface: str, value: str) -> None:
         "20ish ppl",
         "a little Japanese themed night for my dad",
         "it takes 2 or 3 hours",
+        "I've been a guest at two of your events",
+        "planning round two this year",
+        "same crowd of about 14",
+        "half 7 people",
     ],
 )
 def test_occasions_and_counts_are_not_times(text: str) -> None:
@@ -120,6 +140,10 @@ def test_occasions_and_counts_are_not_times(text: str) -> None:
         ("we need to push it from the 18th to later, maybe the 25th?", "date", "2025-06-25"),
         ("make it 7pm instead of 6pm", "time", "19:00"),
         ("we booked the 3rd at 6pm. can the chef arrive at 5pm?", "time", "18:00"),
+        # A span keeps its start; a change needs a verb or "it/us ... from".
+        ("service from 12:30 to 2:00 p.m. in the courtyard", "time", "12:30"),
+        ("we need to postpone our event from October 3rd to October 10th", "date", "2025-10-10"),
+        ("could we move it from 4:30 to 8pm?", "time", "20:00"),
     ],
 )
 def test_the_new_value_of_a_change_counts(text: str, slot_name: str, value: str) -> None:

@@ -43,6 +43,8 @@ CUES = [
     "12-15", "between 12 and", "me +", "20ish", "1900", "noon", "scratch the 4pm, make it", "I meant",
     "switch the date to", "the 31st", "Regards,\nDana Lee", "Regards,\nDana Lee\nOffice", "3 or", "between 5 and",
     "Hello. Dana Lee", "Dana Lee writing", "under my name,", "~ Dana", "R.",
+    "half", "no later than", "at like", "start from 5 to", "two tables of", "make us", "from 12:30 to 2pm",
+    "a dozen and a half",
 ]  # fmt: skip
 WHITESPACE_RUNS = {
     f"{cue!r}+{name}+x": (cue + run * MAX_TEXT_CHARS)[: MAX_TEXT_CHARS - 1] + "x"
