@@ -208,6 +208,10 @@ def _next_leap_day(base: date) -> date | None:
     return None
 
 
+def _next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
 def _year(token: str | None) -> int | None:
     if not token:
         return None
@@ -315,12 +319,12 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
         which = (g[2] if kind == "weekday_ord" else g[1] if kind == "ord_month" else None) or ""
         year, month = base.year, base.month
         if which.lower() == "next" or (which.lower() != "this" and day_n < base.day):
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            year, month = _next_month(year, month)
         conf = 0.9 if kind in ("weekday_ord", "ord_month") else 0.8
         found = _safe(year, month, day_n)
         if found is None and not which:
             # "the 31st" said in June means the next month that has one.
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            year, month = _next_month(year, month)
             found = _safe(year, month, day_n) if year <= MAXYEAR else None
         return found, conf, kind in ("the_ord", "bare_ord")
     if kind == "relative_span":
@@ -357,7 +361,7 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
     if kind == "month":
         if g[0].lower() == "this":
             return base, 0.7, True
-        year, month = (base.year + 1, 1) if base.month == 12 else (base.year, base.month + 1)
+        year, month = _next_month(base.year, base.month)
         return _safe(year, month, 1), 0.7, True
     if kind == "weekday":
         target = _weekday(g[0])

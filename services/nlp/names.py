@@ -216,10 +216,7 @@ def find_name(
             name = _clean(m.group(group), strict=lowercase_cue and m.group(group).islower())
             if not name:
                 continue
-            # Keep the surface aligned with what was cleaned off the end ("Dana from" -> "Dana").
-            start, end = _kept_span(text, m.start(group), m.end(group), len(name.split()))
-            start = _with_honorific(m, start)
-            return Entity(text[start:end], name, conf, False, start, end)
+            return _entity(text, m, group, name, conf)
     m = _NAME_AT_END.search(text)
     if m and not taken.overlaps(m.start("name"), m.end("name")):
         name = _clean(m.group("name"))
@@ -227,14 +224,15 @@ def find_name(
         if name and len(name.split()) == len(m.group("name").split()) and not any(
             re.search(r"(?:ing|ed|ly)$", w.lower()) for w in name.split()
         ):
-            start, end = _kept_span(text, m.start("name"), m.end("name"), len(name.split()))
-            start = _with_honorific(m, start)
-            return Entity(text[start:end], name, 0.7, False, start, end)
+            return _entity(text, m, "name", name, 0.7)
     return None
 
 
-def _with_honorific(m: re.Match[str], start: int) -> int:
-    """Where the surface starts: at a title before the name ("Fr. Michael Duarte"), which the value leaves out."""
+def _entity(text: str, m: re.Match[str], group: int | str, name: str, confidence: float) -> Entity:
+    """The name found in `group`, its surface cut from the text as written: aligned with what was cleaned off
+    the end ("Dana from" -> "Dana"), and starting at a title before the name ("Fr. Michael Duarte"), which the
+    value leaves out."""
+    start, end = _kept_span(text, m.start(group), m.end(group), len(name.split()))
     if "hon" in m.re.groupindex and m.group("hon"):
-        return m.start("hon")
-    return start
+        start = m.start("hon")
+    return Entity(text[start:end], name, confidence, False, start, end)

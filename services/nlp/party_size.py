@@ -26,6 +26,7 @@ _ADULTS = r"(?:adults?|grown[\s-]?ups|people|guests|men|women|parents|seniors)"
 # of a long run of spaces between them.
 _JOINT = r"\s*(?:(?:,|and|&|\+|plus|with|n\b)\s*)?(?:like\s+|about\s+|around\s+|maybe\s+|roughly\s+)?"
 _ISH = r"(?:-?ish)?"
+_NOT_A_CLOCK = r"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock))"
 _ME = r"(?:me|myself|i)"
 _COMPANIONS = (
     r"(?:friends?|buddies|pals|others|other\s+people|guests|coworkers|co-workers|colleagues|cousins|brothers"
@@ -46,8 +47,8 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "from_to",
         # Not a time moved: "push the start from 5 to 6", "from 6pm to 7".
         re.compile(
-            rf"(?<!start\s)(?<!time\s)(?<!dinner\s)(?<!arrival\s)\bfrom\s+({N})(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock))"
-            rf"\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock))(?:\s+{_PEOPLE})?"
+            rf"(?<!start\s)(?<!time\s)(?<!dinner\s)(?<!arrival\s)\bfrom\s+({N}){_NOT_A_CLOCK}"
+            rf"\s+(?:{_PEOPLE}\s+)?(?:to|->|→)\s+({N})\b{_NOT_A_CLOCK}(?:\s+{_PEOPLE})?"
         ),
         0.9,
     ),
@@ -287,7 +288,7 @@ def find_party_size(
                 surface = _FOR_PREFIX.sub("", surface)
                 start = end - len(surface)
             elif name in ("party_of", "we_are", "changed_to", "total"):
-                group = next(i for i, g in enumerate(m.groups(), 1) if g is not None)
+                group = _first_group(m)
                 start, end = m.start(group), m.end(group)
                 surface = text[start:end]
             taken.add(start, end)
@@ -299,14 +300,18 @@ def find_party_size(
     return best
 
 
+def _first_group(m: re.Match[str]) -> int:
+    """The number of the first group that took part in the match: rules with alternatives put the count in
+    a different group in each."""
+    return next(index for index, group in enumerate(m.groups(), 1) if group is not None)
+
+
 def _value(name: str, m: re.Match[str]) -> int | None:
     if name == "from_to":
         return parse_number(m.group(2))
     if name == "tables":
         a, b = parse_number(m.group(1)), parse_number(m.group(2))
         return None if a is None or b is None else a * b
-    if name == "total":
-        return parse_number(next(g for g in m.groups() if g is not None))
     if name == "range":
         a, b = parse_number(m.group(1)), parse_number(m.group(2))
         return None if a is None or b is None or b <= a else b
@@ -314,12 +319,10 @@ def _value(name: str, m: re.Match[str]) -> int | None:
         a, b = parse_number(m.group(1)), parse_number(m.group(2))
         return None if a is None or b is None else a + b
     if name in ("me_and_n", "n_and_me"):
-        n = parse_number(m.group(1) or (m.group(2) if name == "me_and_n" else None) or "")
+        n = parse_number(m.group(_first_group(m)))
         return None if n is None else n + 1
     if name == "solo":
         return 1
     if name == "couple":
         return 2
-    if name == "n_will_be":
-        return parse_number(m.group(1) or m.group(2) or m.group(3))
-    return parse_number(m.group(1))
+    return parse_number(m.group(_first_group(m)))
