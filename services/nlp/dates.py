@@ -71,7 +71,8 @@ _NOT_A_DATE_AFTER_ORDINAL = (
     r"(?:floor|time|row|person|guest|anniversary|birthday|protein|meat|course|option|item|choice|one|tray|"
     r"side|dish|entree|plate|serving|round|chef|hour|kid|child|adult|table|order|location|address|payment|quarter|half|"
     r"week|weekend|part|few|"
-    r"deposit|package|menu|appetizer|drink|bottle|add-?on|upsell|grade|year|place)s?\b"
+    r"deposit|package|menu|appetizer|drink|bottle|add-?on|upsell|grade|year|place|email|e-mail|message|call|attempt"
+    r"|request|reminder)s?\b"
 )
 _DAY_ORD = rf"(?:(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)|{_ORD_WORD}|twenty[\s-](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[\s-]first)"
 _YEAR = r"(?:20\d\d|'\d\d)"
@@ -92,7 +93,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "mdy",
         re.compile(
-            r"(?<![\d/.-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])(?!\s*(?:cups?|lbs?|oz|pounds?|inch|of\s+a))"
+            r"(?<![\d/.-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])(?!\s*(?:cups?|lbs?|oz|pounds?|inch|of\s+a|would\b|stars?\b|recommend))"
         ),
     ),
     (
@@ -129,7 +130,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "today",
         re.compile(
-            r"(?<!reply\s)(?<!respond\s)(?<!answer\s)(?<!back\s)(?<!know\s)(?<!me\s)(?<!us\s)"
+            r"(?<!reply\s)(?<!respond\s)(?<!answer\s)(?<!back\s)(?<!know\s)(?<!me\s)(?<!us\s)(?<!by\s)"
             r"\b(?:today|tonight|tonite|this\s+evening|this\s+afternoon|this\s+morning)\b"
         ),
     ),

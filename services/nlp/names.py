@@ -37,13 +37,18 @@ _CLOSERS = (
     r"(?i:thanks(?:\s+(?:so|very)\s+much|\s+again|\s+a\s+(?:million|lot|bunch|ton))?|thank\s+you(?:\s+(?:so|very)\s+much"
     r"|\s+again)?|many\s+thanks|cheers|best(?:\s+wishes|\s+regards)?|(?:kind|warm|warmest|best)\s+regards|regards"
     r"|warmly|sincerely|yours\s+(?:faithfully|sincerely|truly)|respectfully|with\s+(?:appreciation|gratitude|thanks)"
-    r"|mahalo|gracias|(?:much\s+)?love|xoxo|xo|hugs|thx|ty)"
+    r"|mahalo|gracias|merci(?:\s+beaucoup)?|danke(?:\s+sch(?:ö|oe)n)?|greetings(?:\s+from)?|thank\s+you\s+kindly"
+    r"|(?:much\s+)?love|xoxo|xo|xx|hugs|thx|ty)"
 )
 # A title before the name ("Rev. Samuel Adeyemi"): kept in the surface, left out of the value.
-_HONORIFIC = r"(?P<hon>(?:Rev|Fr|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Sra)\.?\s+)?"
+_HONORIFIC = (
+    r"(?P<hon>(?:Rev|Fr|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Sra|Col|Capt|Lt|Sgt|Maj|Gen|Hon|Judge|Pastor|Rabbi|Councilmember"
+    r"|Councilwoman|Councilman|Senator|Mayor)\.?\s+)?"
+)
 # What may follow a signed name: ", Office Manager", ", Events Director, Harborview Hotel", ", MD".
 _AFTER_SIGNATURE = (
-    r"(?:(?:\s*,\s*|[ \t]*\n\s*)[A-Z][\w.&'’-]*(?:[ \t]+(?:of|at|for|&|and|the|[A-Z][\w.&'’-]*)){0,5}){0,3}"
+    r"(?:[ \t]*\([A-Z][\w.]*\.?\))?"
+    r"(?:(?:\s*,\s*|[ \t]*\n\s*|[ \t]*\|[ \t]*|[ \t]+from[ \t]+)[A-Z][\w.&'’-]*(?:[ \t]+(?:of|at|for|&|and|the|[A-Z][\w.&'’-]*)){0,5}){0,3}"
 )
 # No pattern puts two whitespace runs side by side (`\s*[.!]?\s*`): on a long run of spaces `re` tries every
 # way to split the run between them, and one 16,000-character message took minutes. Optional punctuation
@@ -52,7 +57,7 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     # (pattern with the name in group 1, confidence, case-insensitive name allowed)
     (
         re.compile(
-            rf"\b(?:my\s+name\s+is|my\s+name's|name\s+is|name's|names\s+is|the\s+name\s+is|name\s*:)\s*({_ANY}(?:\s+{_CAP})?)",
+            rf"\b(?:my\s+name\s+is|my\s+name's|name\s+(?:(?:on|for|under)\s+the\s+(?:booking|reservation)\s+)?is|name's|names\s+is|the\s+name\s+is|name\s*:)\s*({_ANY}(?:\s+{_CAP})?)",
             re.I,
         ),
         0.95,
@@ -88,7 +93,7 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     (re.compile(rf"\b({_CAP}(?:\s+{_CAP})?)\s+is\s+(?:my|the)\s+name\b"), 0.9, False),
     (
         re.compile(
-            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]\s*'?m|[Ii]\s+am)\s+({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing|btw|speaking|by\s+the\s+way)\b|\s*[,.!;:)]|\s+\(|\s*$|\s+(?:and|&)\s)"
+            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]t\s+is|[Ii]\s*'?m|[Ii]\s+am)\s+(?:(?:Dr|Mr|Mrs|Ms|Prof|Rev)\.?\s+)?({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing|btw|speaking|by\s+the\s+way)\b|\s*[,.!;:)]|\s+\(|\s*$|\s+(?:and|&)\s)"
         ),
         0.85,
         False,
@@ -108,7 +113,7 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     ),
     (
         re.compile(
-            rf"\b{_CLOSERS}\s*(?:[,!.]\s*)*{_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}(?:\s+(?:[A-Z]\.\s*)?{_CAP}\.?)?){_AFTER_SIGNATURE}\s*(?:[.!]\s*)?$"
+            rf"\b{_CLOSERS}\s*(?:[,!.]\s*)*{_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}(?:\s+(?:[A-Z]\.\s*)?{_CAP}\.?|\s+[A-Z]\b\.?)?){_AFTER_SIGNATURE}\s*(?:[.!]\s*)?$"
         ),
         0.8,
         False,
@@ -123,9 +128,9 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
 ]
 # A full name alone at the very end, after the last sentence: "Party of eight, Friday 12/19. Dana Whitfield."
 # Only the first newline of a run may start it: from every newline of a long run, `\n\s*` would scan the rest.
-_NAME_AT_END = re.compile(rf"(?:[.!?]\s+|(?<!\s)\n\s*){_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}\s+(?:[A-Z]\.\s*)?{_CAP}|[A-Z]\.\s*{_CAP})\.?{_AFTER_SIGNATURE}\s*$")
+_NAME_AT_END = re.compile(rf"(?:[.!?]\s+|(?<!\s)\n\s*){_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}\s+(?:[A-Z]\.\s*)?{_CAP}|[A-Z]\.\s*{_CAP}|{_CAP}\s+[A-Z]\b)\.?{_AFTER_SIGNATURE}\s*$")
 # Per cue, in the same order: text the lower-cased message must contain for the cue to be tried at all.
-_I_AM = re.compile(r"this\s+is|it'?s|i\s*'?m|i\s+am")
+_I_AM = re.compile(r"this\s+is|it'?s|it\s+is|i\s*'?m|i\s+am")
 _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
     ("name",),
     ("name",),
@@ -142,7 +147,7 @@ _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
     ("-", "–", "—", "~"),
     (
         "thank", "cheers", "best", "regards", "thx", "ty", "sincerely", "warmly", "yours", "respectfully",
-        "with", "mahalo", "gracias", "love", "xo", "hugs",
+        "with", "mahalo", "gracias", "love", "xo", "xx", "hugs", "merci", "danke", "greetings",
     ),
     _I_AM,
 ]

@@ -17,7 +17,7 @@ _PEOPLE = (
     r"|kids|children|child|teens|teenagers|seniors|members|covers|individuals|souls|humans|employees|coworkers"
     r"|co-workers|friends|family\s+members|people\s+total|total\s+guests|men|women|ladies|guys|girls|boys|dudes"
     r"|residents|directors|participants|relatives|cousins|neighbou?rs|students|players|colleagues|executives"
-    r"|volunteers|littles|little\s+ones|staff|teachers|classmates|campers|buddies|pals)"
+    r"|volunteers|littles|little\s+ones|staff|teachers|classmates|campers|buddies|pals|personnes|personen|persone)"
 )
 _KIDS = r"(?:kids?|kiddos?|kiddies|childrens?|child|teens|teenagers|little\s+ones|littles|lil\s+ones|toddlers|babies|infants|minors)"
 _ADULTS = r"(?:adults?|grown[\s-]?ups|people|guests|men|women|parents|seniors)"
@@ -65,6 +65,15 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         ),
         0.97,
     ),
+    # "we had 40 last time, this year 25", "this year we anticipate approximately thirty-five"
+    (
+        "this_year",
+        re.compile(
+            rf"\bthis\s+(?:year|time)\b[^.!?;\d]{{0,40}}?\b({N})\b{_NOT_A_CLOCK}"
+            rf"(?!\s*(?:hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d|\$))"
+        ),
+        0.9,
+    ),
     # "two tables of 8", "three tables of 10 rather than two"
     ("tables", re.compile(rf"\b({N})\s+tables\s+of\s+({N})\b"), 0.9),
     # A count changed to a new one: "our list grew to 40", "we're down to 12", "reduce the guest count to
@@ -104,7 +113,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "me_and_n",
         re.compile(
             rf"\b{_ME}\s+(?:and|&|\+|plus)\s+(?:my\s+|our\s+)?({N})\s+(?:other\s+)?{_COMPANIONS}\b"
-            rf"|\b(?:me|myself)\s*(?:\+|plus)\s*({N})\b(?=\s*(?:[,.!?;)]|$|\s+(?:more|others?)\b))"
+            rf"|\b(?:me|myself)\s*(?:\+|plus)\s*({N})\b(?=\s*(?:[,.!?;)]|$|\s+(?:more|others?|of\s+(?:the|my|our))\b))"
         ),
         0.8,
     ),
@@ -143,7 +152,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(
             rf"\b(?:party|group|table|t\s?able|crowd|headcount|head\s+count|guest\s+count|count|reservation|booking|dinner|event"
             rf"|family|band|bunch|team|masses|attendance)"
-            rf"\s+(?:of|for|is\s+now|is|now|will\s+be|=|:|size\s+(?:of|is)|size(?=\s))\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
+            rf"(?:\s+(?:of|for|is\s+now|is\s+still|is|now|will\s+be|remains(?:\s+at)?|unchanged\s+at|stays(?:\s+at)?|=|:|size\s+(?:of|is)|size(?=\s))|\s*[:=])\s*(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d))"
         ),
         0.9,
@@ -151,7 +160,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
     (
         "we_are",
         re.compile(
-            rf"\b(?:we(?:'re|\s+are|\s+will\s+be|'ll\s+be|\s+r)(?:\s+(?:gonna|going\s+to)\s+be)?|there(?:'ll|\s+will)\s+be|there\s+are|expecting"
+            rf"\b(?:we(?:'re|\s+are|\s+will\s+be|'ll\s+be|'d\s+be|\s+would\s+be|\s+r)(?:\s+(?:gonna|going\s+to)\s+be)?|put\s+(?:it|us)\s+down\s+(?:as|for)|there(?:'ll|\s+will)\s+be|there\s+are|expecting"
             rf"|total\s+of|cooking\s+for|feeding|serve|serving|seat|seats|seating|invited|inviting|headcount\s+is)"
             rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?({N}){_ISH}\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|st\b|nd\b|rd\b|th\b"
@@ -211,6 +220,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "range": re.compile(r"\d\s*[-–]|\b(?:to|or|and)\b"),
     "from_to": ("from",),
     "tables": ("tables of",),
+    "this_year": ("this year", "this time"),
     "adults_kids": ("kid", "child", "teen", "little", "lil", "toddler", "bab", "infant", "minor"),
     "kids_adults": ("adult", "grown", "people", "guest", "men", "parent", "senior"),
     "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
@@ -225,7 +235,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
         "party group able crowd count reserv booking dinner event family band bunch team masses attendance".split()
     ),
     "n_will_be": re.compile(r"will|coming|joining|attending|expected|total|seated|guess|all|for us|\d"),
-    "we_are": ("we", "there", "expect", "total", "cook", "feed", "serv", "seat", "invit", "headcount"),
+    "we_are": ("we", "there", "expect", "total", "cook", "feed", "serv", "seat", "invit", "headcount", "put"),
     "for_n": re.compile(r"\b(?:for|4)\b"),
     "dozen": ("dozen",),
     "solo": ("solo", "just", "only", "myself", "one"),
@@ -235,6 +245,9 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
 }
 
 
+# A count in the same clause after "last year"/"last time" is a past party's.
+_LAST_TIME = re.compile(r"\blast\s+(?:year|time|summer|spring|fall|autumn|winter)\b[^.!?;,\n]*$")
+_LAST_TIME_WINDOW = 40
 _FOR_PREFIX = re.compile(r"^(?:for|4)\s+", re.I)
 _ONE_THING = re.compile(
     r"\s+(?:grill|chef|cook|station|thing|hour|night|day|time|minute|second|week|event|party|of|another|big"
@@ -287,11 +300,13 @@ def find_party_size(
             if name == "for_n":
                 surface = _FOR_PREFIX.sub("", surface)
                 start = end - len(surface)
-            elif name in ("party_of", "we_are", "changed_to", "total"):
+            elif name in ("party_of", "we_are", "changed_to", "total", "this_year"):
                 group = _first_group(m)
                 start, end = m.start(group), m.end(group)
                 surface = text[start:end]
             taken.add(start, end)
+            if _LAST_TIME.search(lower, max(0, start - _LAST_TIME_WINDOW), start):
+                continue  # "last year we had fifty guests": a past party, no party size
             candidates.append(Entity(surface, value, c, confirm, start, end))
     if not candidates:
         return None

@@ -68,7 +68,7 @@ def extract(
     if times:
         # A clock time says more than a part of day: "tomorrow night at 9:30PM" is 21:30.
         clock = [t for t in times if ":" in str(t.value)]
-        entities["time"] = _newest(text, clock or times)
+        entities["time"] = _newest(text, _the_events_times(lower, clock or times))
         blocked += [(t.start, t.end) for t in times]
     if "party_size" not in entities:
         ps = find_party_size(
@@ -107,6 +107,48 @@ _CHANGE_VERB_BEFORE = re.compile(
     re.I,
 )
 _INSTEAD_OF = re.compile(r"^\s*instead\s+of\s*$", re.I)
+# "Instead of Saturday at 7, could we have Sunday at 6?", "start at 6 instead", "not 3/15 but 3/22": the later one.
+_INSTEAD_OF_BEFORE = re.compile(r"\binstead\s+of\b[^.!?\n]{0,30}$", re.I)
+_INSTEAD_AFTER = re.compile(r"^\s*instead\b(?!\s+of)", re.I)
+_NOT_BUT = re.compile(r"\bnot\s*$", re.I)
+_BUT_BETWEEN = re.compile(r"^\s*,?\s*but\s*$", re.I)
+
+# A clock time of something other than the event: the venue's hours ("the pavilion opens at 10", "doors at
+# 5:30", "kicks us out at 10"), a call or a flight, guests who arrive before the meal, a late arrival, or last
+# year's party. Within a few words of the time, in its own sentence; lower-cased text.
+_ANOTHER_CLOCKS_CUE = re.compile(
+    r"(?:\b(?:clos(?:e|es|ed|ing)|opens?|opening|doors|kicks?\s+(?:us|everyone|people)\s+out|vacate|check[\s-]?in|check[\s-]?out"
+    r"|ends?|ending|over\s+by|wraps?\s+up|finish(?:es)?|available\s+from|free\s+(?:after|from)|call(?:ed)?|phoned?"
+    r"|emails?|emailed|texted|voicemail|fly(?:ing)?\s+in|flights?|lands?|landing|late|work)\b"
+    r"|\b(?:guests|people|everyone|folks|ppl|they)\s+(?:are\s+|will\s+|should\s+|start\s+)?"
+    r"(?:arriv\w*|come|coming|show(?:ing)?\s+up|get(?:ting)?\s+(?:here|there)))"
+    r"(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
+    r"|\blast\s+(?:year|time)\b[^.!?;\n]{0,40}$"
+)
+# The end of a span ("from 4:00 PM until 9:00 PM", "6-9") is not when the event starts; in a change ("move it
+# from 6pm to 5:30") it is the new start.
+_SPAN_END_CUE = re.compile(r"\d\s*(?:[ap]\.?\s?m\b\.?)?\s*(?:until|till|til|to|-|–)\s*$")
+_CLOCK_CUE_WINDOW = 60
+
+
+def _the_events_times(lower: str, found: list[Entity]) -> list[Entity]:
+    """Of several times, those that may be the event's: a time cued as another clock's is dropped, unless
+    every time is (a lone "the venue closes at 10" may be all a scheduling question gives)."""
+    if len(found) < 2:
+        return found
+    events = []
+    for entity in found:
+        before = lower[max(0, entity.start - _CLOCK_CUE_WINDOW) : entity.start]
+        if _ANOTHER_CLOCKS_CUE.search(before):
+            continue
+        span_end = _SPAN_END_CUE.search(before)
+        if span_end:
+            # The verb of a change may sit a long clause before its "from X to Y".
+            head = lower[max(0, entity.start - 2 * _CLOCK_CUE_WINDOW) : entity.start - len(before) + span_end.start()]
+            if not _CHANGE_VERB_BEFORE.search(head.rstrip("0123456789:.")):
+                continue
+        events.append(entity)
+    return events or found
 
 
 def _newest(text: str, found: list[Entity]) -> Entity:
@@ -118,6 +160,13 @@ def _newest(text: str, found: list[Entity]) -> Entity:
         between = text[earlier.end : later.start]
         if _INSTEAD_OF.match(between):
             return earlier
+        if (
+            _INSTEAD_OF_BEFORE.search(text[max(0, earlier.start - 40) : earlier.start])
+            or _INSTEAD_AFTER.match(text[later.end : later.end + 12])
+            or (_NOT_BUT.search(text[max(0, earlier.start - 8) : earlier.start]) and _BUT_BETWEEN.match(between))
+        ):
+            current = later
+            continue
         if _SPAN_TO.match(between) and not _CHANGE_VERB_BEFORE.search(text[max(0, earlier.start - 80) : earlier.start]):
             continue
         # The cue sits just before the new value: only the tail is searched, so a message with a thousand

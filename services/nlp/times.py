@@ -101,7 +101,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "part",
         re.compile(
-            r"(?<!good\s)(?<!last\s)(?<!good\s\s)" + _NOT_A_TIME_BEFORE + r"\b(?:in\s+the\s+|late\s+|early\s+)?"
+            r"(?<!good\s)(?<!last\s)(?<!good\s\s)(?<!on\sthe\s)(?<!for\sthe\s)(?<!about\sthe\s)" + _NOT_A_TIME_BEFORE + r"\b(?:in\s+the\s+|late\s+|early\s+)?"
             r"(morning|afternoon|evening|night|brunch|sunset|sundown)\b"
             r"(?!\s*(?:everyone|all\b|team|folks|guys|friends|out|off|shift|before|away|owl|life|light|cap|market|class))",
         ),
@@ -110,10 +110,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "cue_hour",
         re.compile(
-            rf"(?:\b(?:at|around|about|by|arrive\s+at|start\s+at|after|before|until|till|no\s+later\s+than)|(?<=['’])round)\s+"
+            rf"(?:\b(?:at|around|about|by|arrive\s+at|start\s+at|start|(?:dinner|lunch)\s+is|after|before|until|till|no\s+later\s+than)"
+            rf"|(?<=['’])round)\s+"
             rf"(?:about\s+|around\s+|like\s+)?({_HOUR})\b"
             rf"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\b|diners|folks|years?|yrs|"
             rf"hours?|hrs?|minutes?|mins?|days?|weeks?|months?|proteins?|dollars|bucks|\$|%|st\b|nd\b|rd\b|th\b|/|-\d|"
+            rf"confirmed|rsvps?|yes\b|so\s+far|tops\b|"
             rf"[a-z]+\s+(?:street|st|ave|avenue|road|rd|blvd|lane|ln|drive|dr|way|court|ct)\b))",
         ),
     ),
@@ -194,7 +196,7 @@ _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "word_time": ("thirty", "fifteen", "forty", "fourty", "fifty", "twenty", "ten", "five"),
     "noon": ("noon", "midday", "midnight", "lunch", "dinner"),
     "part": ("morning", "afternoon", "evening", "night", "brunch", "sun"),
-    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til", "later than"),
+    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til", "later than", "start", "is"),
     "half_hour": ("half",),
     "start_moved": ("from",),
 }
@@ -310,7 +312,7 @@ def find_times(
                     continue
                 h, mi, guessed = _apply(hr, 0, None, None)
                 surface = re.sub(
-                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at|no\s+later\s+than)\s+(?:like\s+)?",
+                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at|start|(?:dinner|lunch)\s+is|no\s+later\s+than)\s+(?:like\s+)?",
                     "",
                     surface,
                     flags=re.I,

@@ -71,6 +71,16 @@ def slot(text: str, name: str) -> object:
         ("a 5:30 p.m. service for approximately 45 staff", 45),
         ("I booked for 12 but 2 guests have nut allergies", 12),
         ("can you bump us from 9 to 13?", 13),
+        # Round four: this year's count after last year's, a head count stated as a field or as unchanged.
+        ("we were 30 last time; this year it's just 18", 18),
+        ("Last year we hosted sixty guests; this year we expect roughly forty.", 40),
+        ("Headcount: 17. Date: Nov 2.", 17),
+        ("The guest count remains at twenty-two.", 22),
+        ("headcount unchanged at 41, same start time", 41),
+        ("can you just put it down as 30 to be safe?", 30),
+        ("I think we'd be around 16", 16),
+        ("me + 5 of the girls on the 9th", 6),
+        ("nous serons 12 personnes", 12),
     ],
 )
 def test_party_size_phrasings(text: str, expected: int) -> None:
@@ -87,6 +97,7 @@ def test_party_size_phrasings(text: str, expected: int) -> None:
         "is the 50 person minimum per event or per chef?",
         "We had 40 people last summer and it was perfect",
         "could we push the start from 5 to 6?",
+        "Last year we paid about $40 a head for 30 people. Did that go up?",
     ],
 )
 def test_not_a_party_size(text: str) -> None:
@@ -125,6 +136,9 @@ def test_time_phrasings(text: str, surface: str, value: str) -> None:
         "planning round two this year",
         "same crowd of about 14",
         "half 7 people",
+        "we're at 15 confirmed",
+        "we'd love to book for the evening of the 9th",
+        "everyone is still talking about the evening",
     ],
 )
 def test_occasions_and_counts_are_not_times(text: str) -> None:
@@ -144,10 +158,43 @@ def test_occasions_and_counts_are_not_times(text: str) -> None:
         ("service from 12:30 to 2:00 p.m. in the courtyard", "time", "12:30"),
         ("we need to postpone our event from October 3rd to October 10th", "date", "2025-10-10"),
         ("could we move it from 4:30 to 8pm?", "time", "20:00"),
+        ("We'd like to revise the start time of our dinner on Friday, June 6th from 7:00 p.m. to 6:30 p.m.", "time", "18:30"),
+        # "Instead of X ... Y", "Y instead", "not X but Y": the later one.
+        ("Instead of Friday 7/11 at 8:00, may we have Saturday 7/12 at 7:00?", "time", "19:00"),
+        ("we booked 7/3 at 8 but now we need to start at 5 instead", "time", "17:00"),
+        ("sorry the day changed, not 4/12 but 4/19", "date", "2026-04-19"),
     ],
 )
 def test_the_new_value_of_a_change_counts(text: str, slot_name: str, value: str) -> None:
     assert slot(text, slot_name) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # Of several clock times, the one that is not another clock's: the venue's hours, doors, a call, a
+        # flight, guests who arrive before the meal, a late arrival, last year's party, the end of a span.
+        ("The hall closes at 4:00 and we'd like dinner to begin at 7:00.", "19:00"),
+        ("the barn kicks everyone out at 11 so we'd start around 6 o'clock", "18:00"),
+        ("The garden opens at 9 AM; we'd like lunch served at 1:30.", "13:30"),
+        ("Doors at 6:15, dinner at 7:30, speeches end by 10.", "19:30"),
+        ("Following our phone call at 11 this morning: can the chef arrive by 4:45?", "16:45"),
+        ("folks are arriving at 5 but we want to eat at 6:30", "18:30"),
+        ("if a couple of people show up late, like after 8:15, is that ok? we start at 7", "19:00"),
+        ("Last year we started at 3pm and it was too hot, so this year 6:30.", "18:30"),
+        ("The courtyard is available from 3:00 PM until 10:00 PM; we suggest a 7:00 PM start.", "19:00"),
+        ("the rental's check-in isn't until 3, could the chef come at 4:30?", "16:30"),
+        # A bare hour after "start" or "dinner is".
+        ("sunday the 5th, start 7", "19:00"),
+        ("when does the chef show if dinner is 8", "20:00"),
+    ],
+)
+def test_the_events_time_among_other_clocks(text: str, value: str) -> None:
+    assert slot(text, "time") == value
+
+
+def test_a_lone_clock_of_another_kind_still_answers_a_scheduling_question() -> None:
+    assert slot("How late can you start? Our venue closes at 10.", "time") == "10:00"
 
 
 @pytest.mark.parametrize(
@@ -169,6 +216,9 @@ def test_date_phrasings(text: str, surface: str, value: str) -> None:
         "the 31st of april",
         "Merry Christmas to the whole crew!",
         "an event in the first quarter of next year",
+        "the food was 10/10 would book again",
+        "This is my second email about the refund.",
+        "Please answer by tonight.",
     ],
 )
 def test_no_one_day_is_named(text: str) -> None:
@@ -200,6 +250,20 @@ def test_no_one_day_is_named(text: str) -> None:
         ("Are tips expected? I'm Beth by the way", "Beth", "Beth"),
         ("can we get Chef Hiro again? ~ Linda R.", "Linda R", "Linda R"),
         ("Let me know whether this is possible.\n\nRegards,\nJulien Moreau", "Julien Moreau", "Julien Moreau"),
+        # Round four: a last initial, pipes and parentheses after the name, more closings and cues.
+        ("Same time, 6pm. Thanks, Tom B.", "Tom B", "Tom B"),
+        ("Please confirm.\nThanks,\nKayla M.", "Kayla M", "Kayla M"),
+        ("Regards,\nNina Patel | Facilities, Orbit Labs", "Nina Patel", "Nina Patel"),
+        ("Respectfully,\nMaj. Ellen Park (Ret.)", "Maj. Ellen Park", "Ellen Park"),
+        ("Shift it to 2? Thanks, Omar from Legal", "Omar", "Omar"),
+        ("Hello, it is Kenji. My English not good.", "Kenji", "Kenji"),
+        ("Hi, this is Dr. Lena Ortiz calling about Saturday.", "Lena Ortiz", "Lena Ortiz"),
+        ("3/8, 6pm, 12 guests. The name on the booking is Rosa Diaz.", "Rosa Diaz", "Rosa Diaz"),
+        ("we are nine persons, Saturday. Greetings from Anke", "Anke", "Anke"),
+        ("c'est possible? Merci beaucoup, Élodie", "Élodie", "Élodie"),
+        ("sat the 9th if u can!! xx Jade", "Jade", "Jade"),
+        ("I want a partial refund. Paul D", "Paul D", "Paul D"),
+        ("Best,\nSenator Grace Liu", "Senator Grace Liu", "Grace Liu"),
     ],
 )
 def test_name_phrasings(text: str, surface: str, value: str) -> None:

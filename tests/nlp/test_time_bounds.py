@@ -45,6 +45,10 @@ CUES = [
     "Hello. Dana Lee", "Dana Lee writing", "under my name,", "~ Dana", "R.",
     "half", "no later than", "at like", "start from 5 to", "two tables of", "make us", "from 12:30 to 2pm",
     "a dozen and a half",
+    "Thanks, Mike R.", "Regards, Dana Lee | Office", "Greetings from Dana", "it is Dana", "name on the booking is",
+    "Col. Dana Lee (Ret.)", "Thanks, Dana from", "this year", "last year we had 40", "headcount:", "put it down as",
+    "start", "dinner is", "doors at 5:30, dinner at", "closes at 5 and start at", "from 4pm until", "instead of 7pm,",
+    "at 6 instead", "not 3/15 but", "10/10", "the third email", "on the evening",
 ]  # fmt: skip
 WHITESPACE_RUNS = {
     f"{cue!r}+{name}+x": (cue + run * MAX_TEXT_CHARS)[: MAX_TEXT_CHARS - 1] + "x"
