@@ -35,6 +35,13 @@ EventT = TypeVar("EventT", bound=BaseModel)
 # A dead letter must fit in one Kafka message; past this its copy of the original is cut (the original
 # itself stays at its topic, partition and offset).
 MAX_DEAD_LETTER_ORIGINAL_BYTES = 4 * 1024 * 1024
+# How long a fetch waits for records. Tansu answers a fetch when its wait expires, so the wait is paid on
+# every hop of the latency path: short for the workers on it (ingest, nlp, escalation, logger). The workers
+# off it (metrics windows, edge cases, alert rules, paging) wait longer: each of their fetches then brings a
+# larger batch, and the broker and PostgreSQL answer far fewer small ones, which leaves the two cores to the
+# latency path at low rates and to throughput at high ones.
+LATENCY_PATH_FETCH_WAIT_MS = 20
+BACKGROUND_FETCH_WAIT_MS = 250
 
 
 class UndecodableRecord(ValueError):
@@ -225,6 +232,7 @@ def subscribe_batch(
     title: str | None = None,
     description: str | None = None,
     retry_policy: RetryPolicy | None = None,
+    fetch_wait_ms: int = LATENCY_PATH_FETCH_WAIT_MS,
 ) -> None:
     """Register `handle` as a committed-after-processing batch consumer of `models`' topics, with dead letters.
 
@@ -255,9 +263,8 @@ def subscribe_batch(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_records=max_records,
-        batch_timeout_ms=20,
-        # Tansu answers a fetch only when this expires or data arrives; short keeps latency low at low rates.
-        fetch_max_wait_ms=20,
+        batch_timeout_ms=fetch_wait_ms,
+        fetch_max_wait_ms=fetch_wait_ms,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         decoder=raw_records,
         title=title,

@@ -31,11 +31,14 @@ def bootstrap(settings: Settings) -> str:
 
 def create_broker(settings: Settings, **options: Any) -> KafkaBroker:
     # Tansu has no InitProducerId, and the design relies on idempotent consumers instead.
+    # No linger: a publish goes out at once (records still batch while a request is in flight), which took
+    # about 20 ms off each hop at the demo's rate and left flat-out throughput within its noise
+    # (docs/benchmarks.md, 2026-12-07).
     return KafkaBroker(
         bootstrap(settings),
         enable_idempotence=False,
         max_request_size=MAX_MESSAGE_BYTES,
-        linger_ms=5,
+        linger_ms=0,
         logger=logging.getLogger("teppan.broker"),
         **options,
     )
@@ -46,7 +49,7 @@ def create_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
         bootstrap_servers=bootstrap(settings),
         enable_idempotence=False,
         max_request_size=MAX_MESSAGE_BYTES,
-        linger_ms=5,
+        linger_ms=0,
         **options,
     )
 

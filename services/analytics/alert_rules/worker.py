@@ -31,7 +31,7 @@ from services.analytics.alert_rules.store import AlertStore, PostgresAlertStore,
 from services.analytics.reports.costs import Budgets, PriceTable
 from services.common.champion import open_registry_for_workers
 from services.common.registry import CHAMPION, ModelRegistry
-from shared.consumer import Consumed, publish_events, subscribe_batch
+from shared.consumer import BACKGROUND_FETCH_WAIT_MS, Consumed, publish_events, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings
 
@@ -119,6 +119,7 @@ def register(broker: KafkaBroker, store: AlertStore, config: AlertConfig) -> Non
         outputs={topics.ANALYTICS_ALERTS: Alert},
         title="alerts",
         description="Evaluates the ML guide's alert rules and the budgets on each batch of metrics snapshots.",
+        fetch_wait_ms=BACKGROUND_FETCH_WAIT_MS,
     )
 
 

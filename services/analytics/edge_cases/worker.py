@@ -26,7 +26,7 @@ from services.analytics.edge_cases.prediction_log import (
     prediction_log_dir,
 )
 from services.analytics.edge_cases.store import EdgeCaseStore, PostgresEdgeCaseStore
-from shared.consumer import Consumed, publish_events, subscribe_batch
+from shared.consumer import BACKGROUND_FETCH_WAIT_MS, Consumed, publish_events, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings
 
@@ -87,6 +87,7 @@ def register(
         outputs={topics.ANALYTICS_EDGE_CASES: EdgeCaseFlagged},
         title="edge-cases",
         description="Flags edge cases (the ML guide's five rules) and writes the prediction log.",
+        fetch_wait_ms=BACKGROUND_FETCH_WAIT_MS,
     )
 
 

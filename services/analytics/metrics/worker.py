@@ -33,7 +33,7 @@ from services.analytics.metrics.core import (
 )
 from services.analytics.metrics.store import MetricsStore, PostgresMetricsStore
 from services.analytics.metrics.windows import MetricsWindow
-from shared.consumer import Consumed, publish_events, subscribe_batch
+from shared.consumer import BACKGROUND_FETCH_WAIT_MS, Consumed, publish_events, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings
 
@@ -96,6 +96,7 @@ def register(broker: KafkaBroker, store: MetricsStore) -> None:
         outputs={topics.ANALYTICS_METRICS: MetricsSnapshot},
         title="metrics",
         description="One-minute metrics windows with mergeable sketches; LLM usage, surveys and labels.",
+        fetch_wait_ms=BACKGROUND_FETCH_WAIT_MS,
     )
 
 

@@ -16,7 +16,7 @@ from schemas.workers import consumer_group
 from services.analytics.paging.core import page_for, sent_row, unique_alerts
 from services.analytics.paging.sentry import AlertSink, Pager
 from services.analytics.paging.store import PagingLedger, PostgresPagingLedger
-from shared.consumer import Consumed, subscribe_batch
+from shared.consumer import BACKGROUND_FETCH_WAIT_MS, Consumed, subscribe_batch
 from shared.db import create_pool
 from shared.settings import Settings
 
@@ -55,6 +55,7 @@ def register(broker: KafkaBroker, ledger: PagingLedger, pager: Pager) -> None:
         handle=PagingHandler(ledger, pager),
         title="alerting",
         description="Sends each alert to Sentry once (fingerprint = rule, PII scrubbed), or logs it.",
+        fetch_wait_ms=BACKGROUND_FETCH_WAIT_MS,
     )
 
 
