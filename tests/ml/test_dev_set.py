@@ -19,6 +19,15 @@ def _rows(path: object) -> list[dict[str, object]]:
     return list(corpora.read_jsonl(path))  # type: ignore[arg-type]
 
 
+def _assert_sentiment_and_quoted_slots(row: dict[str, object]) -> None:
+    extra, entities = row["extra"], row["entities"]
+    assert isinstance(extra, dict) and extra["sentiment"] in SENTIMENTS and isinstance(extra["frustrated"], bool)
+    assert isinstance(entities, dict) and set(entities) == set(SLOTS)
+    for slot in ("date", "time", "name"):
+        assert entities[slot] is None or str(entities[slot]) in str(row["text"]), (row["id"], slot)
+    assert entities["party_size"] is None or isinstance(entities["party_size"], int)
+
+
 def test_every_row_is_labelled_and_every_slot_is_quoted_from_its_text() -> None:
     rows = _rows(corpora.HAND_WRITTEN_DEV)
     assert len(rows) >= 390
@@ -26,12 +35,7 @@ def test_every_row_is_labelled_and_every_slot_is_quoted_from_its_text() -> None:
     assert set(Counter(str(row["tone"]) for row in rows)) == set(TONES)
     for row in rows:
         assert row["source"] == "teppan_hand_written_dev" and row["split"] == "dev"
-        extra, entities = row["extra"], row["entities"]
-        assert isinstance(extra, dict) and extra["sentiment"] in SENTIMENTS and isinstance(extra["frustrated"], bool)
-        assert isinstance(entities, dict) and set(entities) == set(SLOTS)
-        for slot in ("date", "time", "name"):
-            assert entities[slot] is None or str(entities[slot]) in str(row["text"]), (row["id"], slot)
-        assert entities["party_size"] is None or isinstance(entities["party_size"], int)
+        _assert_sentiment_and_quoted_slots(row)
 
 
 def test_the_slots_only_batch_is_labelled_for_slots_and_leaves_intent_and_tone_unscored() -> None:
@@ -41,12 +45,7 @@ def test_the_slots_only_batch_is_labelled_for_slots_and_leaves_intent_and_tone_u
         assert row["source"] == "teppan_hand_written_dev_slots" and row["split"] == "dev"
         assert row["intent"] is None and row["tone"] is None
         assert row["annotated"] == {"intent": False, "entities": list(SLOTS), "tone": False}
-        extra, entities = row["extra"], row["entities"]
-        assert isinstance(extra, dict) and extra["sentiment"] in SENTIMENTS and isinstance(extra["frustrated"], bool)
-        assert isinstance(entities, dict) and set(entities) == set(SLOTS)
-        for slot in ("date", "time", "name"):
-            assert entities[slot] is None or str(entities[slot]) in str(row["text"]), (row["id"], slot)
-        assert entities["party_size"] is None or isinstance(entities["party_size"], int)
+        _assert_sentiment_and_quoted_slots(row)
 
 
 DEV_SETS = [corpora.HAND_WRITTEN_DEV, corpora.HAND_WRITTEN_DEV_SLOTS]
