@@ -138,17 +138,27 @@ def _the_events_times(lower: str, found: list[Entity]) -> list[Entity]:
         return found
     events = []
     for entity in found:
-        before = lower[max(0, entity.start - _CLOCK_CUE_WINDOW) : entity.start]
+        window_start = max(0, entity.start - _CLOCK_CUE_WINDOW)
+        before = lower[window_start : entity.start]
         if _ANOTHER_CLOCKS_CUE.search(before):
             continue
         span_end = _SPAN_END_CUE.search(before)
         if span_end:
-            # The verb of a change may sit a long clause before its "from X to Y".
-            head = lower[max(0, entity.start - 2 * _CLOCK_CUE_WINDOW) : entity.start - len(before) + span_end.start()]
-            if not _CHANGE_VERB_BEFORE.search(head.rstrip("0123456789:.")):
+            # Back from the span's end to where its first time starts; the verb of a change may sit a long
+            # clause before that, so the search reaches twice the window back from the time.
+            reach = max(0, entity.start - 2 * _CLOCK_CUE_WINDOW)
+            span_start = window_start + span_end.start()
+            while span_start > reach and lower[span_start - 1] in "0123456789:.":
+                span_start -= 1
+            if not _a_change_leads_to(lower, span_start, span_start - reach):
                 continue
         events.append(entity)
     return events or found
+
+
+def _a_change_leads_to(text: str, span_start: int, chars: int) -> bool:
+    """Whether the `chars` before a "from X to Y" make it a change ("move it from 6pm to 7") and not a span."""
+    return bool(_CHANGE_VERB_BEFORE.search(text[max(0, span_start - chars) : span_start]))
 
 
 def _newest(text: str, found: list[Entity]) -> Entity:
@@ -167,7 +177,7 @@ def _newest(text: str, found: list[Entity]) -> Entity:
         ):
             current = later
             continue
-        if _SPAN_TO.match(between) and not _CHANGE_VERB_BEFORE.search(text[max(0, earlier.start - 80) : earlier.start]):
+        if _SPAN_TO.match(between) and not _a_change_leads_to(text, earlier.start, 80):
             continue
         # The cue sits just before the new value: only the tail is searched, so a message with a thousand
         # mentions costs a thousand short searches.
