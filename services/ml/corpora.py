@@ -31,6 +31,9 @@ HAND_WRITTEN_DEV = Path(__file__).with_name("dev") / "hand_written_dev.jsonl"
 # A fourth dev batch, labelled for the four slots, sentiment and frustration only: its writers' brief named
 # intents and tones outside Teppan's vocabulary, so those labels were dropped rather than guessed.
 HAND_WRITTEN_DEV_SLOTS = Path(__file__).with_name("dev") / "hand_written_dev_slots.jsonl"
+# A fifth dev batch, labelled the same way: hard clock times and dates (several in one message, changes,
+# words), party sizes and writers' names, from two writers who saw no other set.
+HAND_WRITTEN_DEV_SLOTS_2 = Path(__file__).with_name("dev") / "hand_written_dev_slots_2.jsonl"
 
 
 def own_training_rows() -> list[tuple[dict[str, Any], float]]:

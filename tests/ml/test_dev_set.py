@@ -38,8 +38,11 @@ def test_every_row_is_labelled_and_every_slot_is_quoted_from_its_text() -> None:
         _assert_sentiment_and_quoted_slots(row)
 
 
-def test_the_slots_only_batch_is_labelled_for_slots_and_leaves_intent_and_tone_unscored() -> None:
-    rows = _rows(corpora.HAND_WRITTEN_DEV_SLOTS)
+@pytest.mark.parametrize(
+    "dev_set", [corpora.HAND_WRITTEN_DEV_SLOTS, corpora.HAND_WRITTEN_DEV_SLOTS_2], ids=lambda path: path.name
+)
+def test_the_slots_only_batches_are_labelled_for_slots_and_leave_intent_and_tone_unscored(dev_set: Path) -> None:
+    rows = _rows(dev_set)
     assert len(rows) >= 290
     for row in rows:
         assert row["source"] == "teppan_hand_written_dev_slots" and row["split"] == "dev"
@@ -48,7 +51,7 @@ def test_the_slots_only_batch_is_labelled_for_slots_and_leaves_intent_and_tone_u
         _assert_sentiment_and_quoted_slots(row)
 
 
-DEV_SETS = [corpora.HAND_WRITTEN_DEV, corpora.HAND_WRITTEN_DEV_SLOTS]
+DEV_SETS = [corpora.HAND_WRITTEN_DEV, corpora.HAND_WRITTEN_DEV_SLOTS, corpora.HAND_WRITTEN_DEV_SLOTS_2]
 
 
 @pytest.mark.parametrize("dev_set", DEV_SETS, ids=lambda path: path.name)
