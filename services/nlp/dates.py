@@ -59,7 +59,15 @@ WEEKDAYS = {
     "sunday": 6,
     "sun": 6,
 }
-_MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+# "the 15th may have to be cancelled": "may" before a verb is the modal, not the month.
+_MAY_THE_MODAL = (
+    r"(?!\s+(?:have|be|not|need|want|get|go|come|also|still|take|change|move|run|end|start|only|well|work|i|we"
+    r"|you|he|she|they|it|or|just|fall|mean|look|seem|help|ask|cancel|shift|slip)\b)"
+)
+_MONTH = (
+    r"(?:" + "|".join(month if month != "may" else "may" + _MAY_THE_MODAL for month in sorted(MONTHS, key=len, reverse=True))
+    + r")\.?"
+)
 # Short weekday forms only count with a trailing comma or space-digit, never as plain words ("sat down").
 _WEEKDAY_FULL = r"(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?)"
 _WEEKDAY_ONE = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?!s\b)"
@@ -99,16 +107,23 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "dmy_text",
         re.compile(
-            rf"\b(?:{_WEEKDAY},?\s+)?(?:the\s+)?({_DAY})\s+(?:of\s+|day\s+of\s+)?({_MONTH})(?:,?\s+({_YEAR}))?\b"
+            rf"\b(?:{_WEEKDAY}\.?,?\s+)?(?:the\s+)?({_DAY})\s+(?:of\s+|day\s+of\s+)?({_MONTH})(?:,?\s+({_YEAR}))?\b"
         ),
     ),
     (
         "mdy_text",
         re.compile(
-            rf"\b(?:{_WEEKDAY},?\s+)?({_MONTH})\s+(?:the\s+)?({_DAY})(?!\d|:\d)(?:,?\s+({_YEAR}))?(?:,?\s+{_WEEKDAY_FULL})?\b"
+            rf"\b(?:{_WEEKDAY}\.?,?\s+)?({_MONTH})\s+(?:the\s+)?({_DAY})(?!\d|:\d)(?:,?\s+({_YEAR}))?(?:,?\s+{_WEEKDAY_FULL})?\b"
         ),
     ),
     ("last_day", re.compile(rf"\b(?:the\s+)?last\s+day\s+of\s+({_MONTH})\b")),
+    # "the 2nd Saturday of December", "last Friday in May"
+    (
+        "nth_weekday",
+        re.compile(
+            rf"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+({_WEEKDAY_FULL})\s+(?:of|in)\s+({_MONTH})\b"
+        ),
+    ),
     (
         "weekday_ord",
         re.compile(
@@ -149,6 +164,16 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("bare_ord", re.compile(r"\b((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b")),
+    # A short weekday where it can only be one: "on sat?", "(sat)", "Sat. 7 PM" opening a message, "see u thurs".
+    (
+        "weekday_short",
+        re.compile(
+            r"\b(mon|tues?|wed|weds|thu|thurs?|fri|sat|sun)\b"
+            r"(?=\.|\)|\?|!|,|\s+(?:at|@|night|morning|afternoon|evening|or|and)\b|\s*$)"
+            # Not the weekday of a date that follows: "on Mon., 31 Dec 2018", "on Mon, Sept, 03".
+            r"(?![.,]*\s*(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))"
+        ),
+    ),
 ]
 
 
@@ -298,6 +323,12 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
         return _safe(int(g[0]), int(g[1]), int(g[2])), 0.95, False
     if kind == "mdy":
         month, day = int(g[0]), int(g[1])
+        if (month, day, g[2]) == (10, 10, None) and not _DATE_PREPOSITION_BEFORE.search(m.string, 0, m.start()):
+            return None, 0.0, False  # "the sauce was 10/10": a rating
+        if (month, day) == (24, 7):
+            return None, 0.0, False  # "are you guys 24/7?": all hours, no date
+        if month > 12 >= day:
+            month, day = day, month  # "14/03": day first, as most of the world writes it
         return _upcoming(base, month, day, _year(g[2])), 0.9, month <= 12 and day <= 12 and g[2] is None
     if kind in ("dmy_text", "mdy_text"):
         day_token, month_token = (g[0], g[1]) if kind == "dmy_text" else (g[1], g[0])
@@ -309,6 +340,20 @@ def _resolve(kind: str, m: re.Match[str], base: date) -> tuple[date | None, floa
             # "Feb 29" said in a year without one: the next February 29, which the customer should confirm.
             return _next_leap_day(base), 0.6, True
         return d, 0.95, False
+    if kind == "nth_weekday":
+        month = _month(g[2])
+        n = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}.get(g[0], -1)
+        year = base.year if month >= base.month else base.year + 1
+        try:
+            found_day = _nth_weekday(year, month, _weekday(g[1]), n)
+            if found_day < base:
+                found_day = _nth_weekday(year + 1, month, _weekday(g[1]), n)
+        except (ValueError, OverflowError):
+            return None, 0.0, False  # past December 9999
+        return found_day, 0.9, False
+    if kind == "weekday_short":
+        target = _weekday(g[0])
+        return _later(base, (target - base.weekday()) % 7), 0.75, True
     if kind == "last_day":
         month = _month(g[0])
         year = base.year if month >= base.month else base.year + 1
@@ -392,6 +437,8 @@ _GATE_WORDS: dict[str, tuple[str, ...] | None] = {
     "dmy_text": _MONTH_KEYS,
     "mdy_text": _MONTH_KEYS,
     "last_day": ("last",),
+    "nth_weekday": ("day",),
+    "weekday_short": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
     "weekday_ord": ("day",),
     "ord_month": ("month",),
     "relative_span": ("day", "week", "month"),
@@ -412,6 +459,10 @@ _DIGIT_RE = re.compile(r"\d")
 _ALL_GATE_WORDS = tuple(w for v in _GATE_WORDS.values() if v is not None for w in v)
 
 
+# Where a short weekday ("sat") can only be one: after "on" or "see u", in brackets, or opening the message.
+_SHORT_WEEKDAY_CUE = re.compile(r"(?:\bon\s+|\bsee\s+(?:u|you|ya)\s+|\()$")
+_WEEKDAY_BEFORE = re.compile(rf"\b{_WEEKDAY}\.?,?\s+$")
+_DATE_PREPOSITION_BEFORE = re.compile(r"\b(?:on|for|by|until|till|of|from|to|date|day)\s+$")
 _ON_FOR = re.compile(r"^(?:on|for)\s+", re.I)
 
 
@@ -447,6 +498,15 @@ def find_dates(
             if kind == "the_ord" or kind == "weekday_ord":
                 surface = _ON_FOR.sub("", surface)
                 start = end - len(surface)
+            elif kind == "weekday_short":
+                if start and not _SHORT_WEEKDAY_CUE.search(lower, max(0, start - 12), start):
+                    continue
+            elif kind == "mdy":
+                # A weekday before it belongs to it: "Saturday 10/12" is one date, October 12.
+                weekday = _WEEKDAY_BEFORE.search(lower, max(0, start - 12), start)
+                if weekday and not taken.overlaps(weekday.start(), start):
+                    start = weekday.start()
+                    surface = text[start:end]
             resolved, conf, confirm = _resolve(kind, m, base)
             if resolved is None:
                 continue

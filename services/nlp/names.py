@@ -30,24 +30,29 @@ _NOT_NAMES = frozenset(
     september october november december hibachi catering party dinner lunch event wedding birthday
     mr mrs ms miss dr sir madam team everyone everybody guys folks bye goodbye cheers vegetarian vegan allergic
     late early sick table booking reservation party name out stuck home there lost merry christmas holidays
-    see talk soon appreciated regards wishes love btw""".split()
+    see talk soon appreciated regards wishes love btw now asap ugh lol lmao haha omg urgent help anyone anybody
+    someone refund pls plz thx ty yay wow hmm nope yep yeah bye update note message quick i i'm im i’m go greetings""".split()
 )
 # A sign-off's closing words: "Kind regards,", "Thank you so much,", "Yours faithfully,", "xo", "Mahalo,".
 _CLOSERS = (
     r"(?i:thanks(?:\s+(?:so|very)\s+much|\s+again|\s+a\s+(?:million|lot|bunch|ton))?|thank\s+you(?:\s+(?:so|very)\s+much"
     r"|\s+again)?|many\s+thanks|cheers|best(?:\s+wishes|\s+regards)?|(?:kind|warm|warmest|best)\s+regards|regards"
-    r"|warmly|sincerely|yours\s+(?:faithfully|sincerely|truly)|respectfully|with\s+(?:appreciation|gratitude|thanks)"
+    r"|warm(?:est)?\s+wishes|warmly|sincerely|yours\s+(?:faithfully|sincerely|truly)|respectfully|with\s+(?:appreciation|gratitude|thanks)"
     r"|mahalo|gracias|merci(?:\s+beaucoup)?|danke(?:\s+sch(?:ö|oe)n)?|greetings(?:\s+from)?|thank\s+you\s+kindly"
     r"|(?:much\s+)?love|xoxo|xo|xx|hugs|thx|ty)"
 )
-# A title before the name ("Rev. Samuel Adeyemi"): kept in the surface, left out of the value.
-_HONORIFIC = (
-    r"(?P<hon>(?:Rev|Fr|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Sra|Col|Capt|Lt|Sgt|Maj|Gen|Hon|Judge|Pastor|Rabbi|Councilmember"
-    r"|Councilwoman|Councilman|Senator|Mayor)\.?\s+)?"
+# Titles and forms of address before a name ("Rev. Samuel Adeyemi", "Coach Dave", "Aunt Gwen").
+_TITLES = (
+    r"(?:Rev|Fr|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Sra|Col|Capt|Lt|Sgt|Maj|Gen|Hon|Judge|Pastor|Rabbi|Councilmember"
+    r"|Councilwoman|Councilman|Senator|Mayor|Coach|Officer|Deputy|Detective|Aunt|Auntie|Uncle|Grandma|Grandpa|Nana)"
 )
+# A title before the name: kept in the surface, left out of the value.
+_HONORIFIC = rf"(?P<hon>{_TITLES}\.?\s+)?"
+# A written name: "Angela Reyes", "A. Romero", "Dan K."
+_NAME_WORDS = rf"(?:[A-Z]\.\s*)?{_CAP}(?:\s+(?:[A-Z]\.\s*)?{_CAP}|\s+[A-Z]\b\.?)?"
 # What may follow a signed name: ", Office Manager", ", Events Director, Harborview Hotel", ", MD".
 _AFTER_SIGNATURE = (
-    r"(?:[ \t]*\([A-Z][\w.]*\.?\))?"
+    r"(?:[ \t]*\([^()\n]{1,30}\))?"
     r"(?:(?:\s*,\s*|[ \t]*\n\s*|[ \t]*\|[ \t]*|[ \t]+from[ \t]+)[A-Z][\w.&'’-]*(?:[ \t]+(?:of|at|for|&|and|the|[A-Z][\w.&'’-]*)){0,5}){0,3}"
 )
 # No pattern puts two whitespace runs side by side (`\s*[.!]?\s*`): on a long run of spaces `re` tries every
@@ -93,7 +98,7 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     (re.compile(rf"\b({_CAP}(?:\s+{_CAP})?)\s+is\s+(?:my|the)\s+name\b"), 0.9, False),
     (
         re.compile(
-            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]t\s+is|[Ii]\s*'?m|[Ii]\s+am)\s+(?:(?:Dr|Mr|Mrs|Ms|Prof|Rev)\.?\s+)?({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing|btw|speaking|by\s+the\s+way)\b|\s*[,.!;:)]|\s+\(|\s*$|\s+(?:and|&)\s)"
+            rf"\b(?:[Tt]his\s+is|[Ii]t'?s|[Ii]t\s+is|[Ii]\s*'?m|[Ii]\s+am)\s+(?:{_TITLES}\.?\s+)?({_CAP}(?:\s+{_CAP})?)(?=\s+(?:from|with|at|here|again|calling|writing|btw|speaking|by\s+the\s+way)\b|\s*[,.!;:)]|\s+\(|\s*$|\s+(?:and|&)\s|\s*[—–-]\s)"
         ),
         0.85,
         False,
@@ -103,10 +108,20 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
     # "Eleanor Whitcombe writing.", "Chen Li speaking", "Hello. Wei Zhang from Pacific Rim Trading."
     (re.compile(rf"(?:^|[.!?,]\s+)({_CAP}(?:\s+{_CAP})?)\s+(?:writing|speaking)\b"), 0.8, False),
     (re.compile(rf"(?:^\s*|^\s*{_CAP}[.!,]\s+)({_CAP}\s+{_CAP})\s+from\s+(?:the\s+)?{_CAP}"), 0.75, False),
+    # "Hi, Melissa from Brightline Dental here", "Ken from Pacific Ridge Realty."
+    (re.compile(rf"^\s*(?:(?:[Hh]i|[Hh]ey|[Hh]ello)[,!]?\s+)?({_CAP})\s+from\s+(?:the\s+)?{_CAP}"), 0.75, False),
+    # "Update from Marco:", "quick update from jess", "Contact: A. Romero", "I'm his assistant, Claire."
+    (re.compile(rf"\b(?:[Uu]pdate|[Nn]ote|[Mm]essage)\s+from\s+({_ANY})\b(?!\s+(?:at|from|in)\b)"), 0.8, True),
+    (
+        re.compile(rf"\b(?:[Cc]ontact(?:\s+(?:name|person))?|[Oo]rganiser|[Oo]rganizer|[Bb]ooked\s+by)\s*:\s*({_NAME_WORDS})"),
+        0.9,
+        False,
+    ),
+    (re.compile(rf"\b[Ii]'?m\s+(?:his|her|their|the)\s+[a-z]+,\s+({_CAP})\b"), 0.8, False),
     # A sign-off at the very end: "- Maria", "- greg.", "-R. Gomez", "Thanks, Maria", "Cheers, Dan K."
     (
         re.compile(
-            rf"(?:^|\s)[-–—~]\s*((?:[A-Z]\.\s*)?{_ANY}(?:\s+(?:{_CAP}|[A-Z])\.?)?){_AFTER_SIGNATURE}\s*(?:[^\w\s]\s*)*$"
+            rf"(?:^|\s)[-–—~]+\s*(?:{_TITLES}\.?\s+)?((?:[A-Z]\.\s*)?{_ANY}(?:\s+(?:{_CAP}|[A-Z])\.?)?){_AFTER_SIGNATURE}\s*(?:[^\w\s]\s*)*$"
         ),
         0.8,
         False,
@@ -129,6 +144,11 @@ _CUES: list[tuple[re.Pattern[str], float, bool]] = [
 # A full name alone at the very end, after the last sentence: "Party of eight, Friday 12/19. Dana Whitfield."
 # Only the first newline of a run may start it: from every newline of a long run, `\n\s*` would scan the rest.
 _NAME_AT_END = re.compile(rf"(?:[.!?]\s+|(?<!\s)\n\s*){_HONORIFIC}(?P<name>(?:[A-Z]\.\s*)?{_CAP}\s+(?:[A-Z]\.\s*)?{_CAP}|[A-Z]\.\s*{_CAP}|{_CAP}\s+[A-Z]\b)\.?{_AFTER_SIGNATURE}\s*$")
+# A first name alone at the very end, after the last sentence: "... maybe 16 girls plus 4 parents. Jen",
+# "14 of us. Mei", "Fix this. Gloria", "Thanks! Carla (manager)". Weaker than a full name: one word could be
+# anything, so it must be capitalised, not a known word, and end the message bare: "Ridiculous." and
+# "Unacceptable." close complaints with a full stop, signatures close without one.
+_FIRST_NAME_AT_END = re.compile(r"(?<![A-Z])[.!?)]\s+(?P<name>[A-Z][a-zà-ÿ'’-]+)(?:[ \t]*\([^()\n]{1,30}\))?[ \t]*$")
 # Per cue, in the same order: text the lower-cased message must contain for the cue to be tried at all.
 _I_AM = re.compile(r"this\s+is|it'?s|it\s+is|i\s*'?m|i\s+am")
 _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
@@ -144,9 +164,13 @@ _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
     ("here",),
     ("writing", "speaking"),
     ("from",),
+    ("from",),
+    ("update", "note", "message"),
+    ("contact", "organi", "booked by"),
+    _I_AM,
     ("-", "–", "—", "~"),
     (
-        "thank", "cheers", "best", "regards", "thx", "ty", "sincerely", "warmly", "yours", "respectfully",
+        "thank", "cheers", "best", "regards", "thx", "ty", "sincerely", "warm", "yours", "respectfully",
         "with", "mahalo", "gracias", "love", "xo", "xx", "hugs", "merci", "danke", "greetings",
     ),
     _I_AM,
@@ -172,11 +196,13 @@ def _kept_span(text: str, start: int, end: int, words: int) -> tuple[int, int]:
     return start, end
 
 
-# A signature that names a department or a firm ("Regards, Procurement Department") is no person's name.
+# A signature that names a department or a firm ("Regards, Procurement Department") is no person's name, and
+# "it's Memorial Day" names a holiday.
 _ORGANISATION_WORDS = frozenset(
     """department dept office committee team group company corp inc llc ltd hotel events board staff logistics
     manager coordinator director assistant officer president ceo owner planner secretary supervisor associate
-    executive specialist administrator analyst chair trading""".split()
+    executive specialist administrator analyst chair trading memorial labor labour independence thanksgiving
+    easter halloween valentine valentines day eve""".split()
 )
 
 
@@ -230,6 +256,11 @@ def find_name(
             re.search(r"(?:ing|ed|ly)$", w.lower()) for w in name.split()
         ):
             return _entity(text, m, "name", name, 0.7)
+    m = _FIRST_NAME_AT_END.search(text)
+    if m and not taken.overlaps(m.start("name"), m.end("name")):
+        name = _clean(m.group("name"))
+        if name and name == m.group("name") and not re.search(r"(?:ing|ed|ly)$", name):
+            return _entity(text, m, "name", name, 0.6)
     return None
 
 

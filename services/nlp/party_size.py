@@ -17,7 +17,8 @@ _PEOPLE = (
     r"|kids|children|child|teens|teenagers|seniors|members|covers|individuals|souls|humans|employees|coworkers"
     r"|co-workers|friends|family\s+members|people\s+total|total\s+guests|men|women|ladies|guys|girls|boys|dudes"
     r"|residents|directors|participants|relatives|cousins|neighbou?rs|students|players|colleagues|executives"
-    r"|volunteers|littles|little\s+ones|staff|teachers|classmates|campers|buddies|pals|personnes|personen|persone)"
+    r"|volunteers|littles|little\s+ones|staff|teachers|classmates|campers|buddies|pals|personnes|personen|persone"
+    r"|parents|spouses|partners|husbands|wives|doctors|coaches|grandkids|grandchildren|grandparents|moms|dads|chaperones)"
 )
 _KIDS = r"(?:kids?|kiddos?|kiddies|childrens?|child|teens|teenagers|little\s+ones|littles|lil\s+ones|toddlers|babies|infants|minors)"
 _ADULTS = r"(?:adults?|grown[\s-]?ups|people|guests|men|women|parents|seniors)"
@@ -74,6 +75,34 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         ),
         0.9,
     ),
+    # A correction or an update that states the new count: "so 18 now", "so make that 22", "so it's 17 now",
+    # "we're at 12 now instead of 10", "Fifteen became seventeen", "plus partners, so 36".
+    (
+        "now_n",
+        re.compile(
+            rf"\b(?:so|which\s+makes(?:\s+it)?|that\s+makes(?:\s+it)?|making\s+it)\s+(?:it'?s\s+|make\s+(?:it|that)\s+"
+            rf"|we'?re\s+(?:at\s+)?|that'?s\s+|~\s*|about\s+|like\s+)?({N})\b"
+            rf"(?=\s*(?:now\b|total\b|in\s+total|[.,!;)]|$))"
+            rf"|\b(?:we'?re|we\s+are)\s+(?:now\s+)?at\s+({N})\b(?=\s*(?:now\b|total\b|in\s+total|[.,!;)]|$))"
+            rf"|\b(?:actually|now)\s+({N})\b(?=\s+(?:confirmed|people|guests|total)\b)"
+            rf"|\bbecame\s+({N})\b{_NOT_A_CLOCK}(?!\s*(?:hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|\$))"
+        ),
+        0.95,
+    ),
+    # A label and its count, as forms and terse emails write them: "People: 8", "Guests: approximately 45",
+    # "Attendance: 60-65" (plan for the larger), "Attendance 22".
+    (
+        "labelled",
+        re.compile(
+            rf"\b(?:(?:people|guests|pax|persons|attendees|no\.?\s+of\s+guests|number\s+of\s+(?:guests|people))\s*[:=]"
+            rf"|(?:attendance|attendees|guest\s+count|headcount)\s*[:=]?)\s*(?:approximately\s+|approx\.?\s+|about\s+"
+            rf"|around\s+|roughly\s+|~\s*)?(?:{N}\s*(?:-|–|to)\s*)?({N})\b"
+            rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-\d|\$))"
+        ),
+        0.9,
+    ),
+    # "probably 25 this time vs 19 last year"; not "round two this year".
+    ("n_this_time", re.compile(rf"(?<!round\s)\b({N})\s+this\s+(?:year|time)\b"), 0.9),
     # "two tables of 8", "three tables of 10 rather than two"
     ("tables", re.compile(rf"\b({N})\s+tables\s+of\s+({N})\b"), 0.9),
     # A count changed to a new one: "our list grew to 40", "we're down to 12", "reduce the guest count to
@@ -109,12 +138,39 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(rf"\b({N}){_ISH}\s+{_KIDS}{_JOINT}({N}){_ISH}\s+{_ADULTS}\b"),
         0.85,
     ),
+    # Two groups added up: "16 girls plus 4 parents", "18 staff plus the two doctors", "24 kids. Plus maybe 5
+    # parents".
+    (
+        "plus_group",
+        re.compile(
+            rf"\b({N})\s+(?:(?!dozen|hundred)[a-z]+\s+)?{_PEOPLE}[.,]?\s*(?:plus|\+|and)\s*(?:maybe\s+|about\s+|around\s+|like\s+|another\s+)?"
+            rf"(?:the\s+|our\s+|their\s+)?({N})\s+(?:(?!dozen|hundred)[a-z]+\s+)?{_PEOPLE}\b"
+        ),
+        0.9,
+    ),
+    # "my husband and I and our 3 kids": the couple on top of the count.
+    (
+        "couple_and_n",
+        re.compile(
+            r"\b(?:my\s+(?:wife|husband|partner|spouse|hubby|bf|gf|boyfriend|girlfriend|fianc[ée]e?)\s+and\s+(?:i|me)"
+            r"|(?:i|me)\s+and\s+my\s+(?:wife|husband|partner|spouse|hubby|bf|gf|boyfriend|girlfriend|fianc[ée]e?))"
+            rf"(?:,?\s+(?:and|plus|\+|with))\s+(?:our|my|the)\s+({N})\s+(?:kids|children|kiddos|boys|girls|sons|daughters"
+            r"|friends|guests)\b"
+        ),
+        0.85,
+    ),
     (
         "me_and_n",
         re.compile(
             rf"\b{_ME}\s+(?:and|&|\+|plus)\s+(?:my\s+|our\s+)?({N})\s+(?:other\s+)?{_COMPANIONS}\b"
-            rf"|\b(?:me|myself)\s*(?:\+|plus)\s*({N})\b(?=\s*(?:[,.!?;)]|$|\s+(?:more|others?|of\s+(?:the|my|our))\b))"
+            rf"|\b(?:me|myself)\s*(?:\+|plus)\s*({N})\b(?=\s*(?:[,.!?;)]|$|\s+(?:more|others?|of\s+(?:the|my|our)|for|coming|joining|at|on)\b))"
         ),
+        0.8,
+    ),
+    # The one celebrated and her friends: "wants hibachi for her and 11 of her friends".
+    (
+        "honoree_and_n",
+        re.compile(rf"\b(?:her|him)\s+and\s+({N})\s+(?:of\s+(?:her|his)\s+)?(?:friends|buddies|pals|classmates|teammates)\b"),
         0.8,
     ),
     (
@@ -162,10 +218,11 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(
             rf"\b(?:we(?:'re|\s+are|\s+will\s+be|'ll\s+be|'d\s+be|\s+would\s+be|\s+r)(?:\s+(?:gonna|going\s+to)\s+be)?|put\s+(?:it|us)\s+down\s+(?:as|for)|there(?:'ll|\s+will)\s+be|there\s+are|expecting"
             rf"|total\s+of|cooking\s+for|feeding|serve|serving|seat|seats|seating|invited|inviting|headcount\s+is)"
-            rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?({N}){_ISH}\b"
+            rf"\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approximately\s+|like\s+|a\s+total\s+of\s+|just\s+|only\s+)?"
+            rf"(?:{N}\s*(?:-|–|to)\s*(?={N}{_ISH}\b(?!\s*(?:am\b|pm\b|[:.]\d))))?({N}){_ISH}\b"
             rf"(?!\s*(?:[:.]\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|dollars|bucks|%|st\b|nd\b|rd\b|th\b"
             rf"|miles?|mi\b|km|kilomet|feet|ft\b|floors?|stories"
-            rf"|proteins?|courses?|items?|dishes|orders?|trays?|/|-\d))"
+            rf"|proteins?|courses?|items?|dishes|orders?|trays?|fewer|less|more|extra|additional|/|-\d))"
         ),
         0.85,
     ),
@@ -174,7 +231,7 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(
             rf"\b(?:for|4)\s+(?:about\s+|around\s+|roughly\s+|maybe\s+|approx\.?\s+|like\s+|~)?({N})\b"
             rf"(?!\s*(?:[:.,]?\d|am\b|pm\b|a\.m|p\.m|o'?clock|hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|yrs?|nights?"
-            rf"|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-|\$|proteins?|courses?|items?|dishes|orders?|trays?|pieces?|pcs"
+            rf"|dollars|bucks|%|st\b|nd\b|rd\b|th\b|/|-|\$|proteins?|courses?|items?|dishes|orders?|trays?|pieces?|pcs|chefs?|cooks?|grills?"
             rf"|of\s+(?:the|those|these|them|my|our)|in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight|ish"
             rf"|(?:a\s+)?(?:head|person|pp|each|per))|\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
         ),
@@ -191,14 +248,16 @@ _RULES: list[tuple[str, re.Pattern[str], float]] = [
         "solo",
         re.compile(
             r"\b(?:just\s+(?:me|myself)|solo(?:\s+diner)?|table\s+for\s+one|only\s+me|by\s+myself|party\s+of\s+one)\b"
+            r"(?!\s*(?:,|and\b|&|\+|plus\b|with\b)\s*\w)"
         ),
         0.85,
     ),
     (
         "couple",
         re.compile(
-            r"\b(?:(?:me|myself)\s+and\s+my\s+(?:wife|husband|partner|girlfriend|boyfriend|gf|bf|fiance|fiancee|date|friend|mom|mother|dad|father|son|daughter|boss)"
+            r"\b(?:(?:me|myself)\s+and\s+(?:my\s+(?:wife|husband|partner|girlfriend|boyfriend|gf|bf|fiance|fiancee|date|friend|mom|mother|dad|father|son|daughter|boss)|(?:my\s+)?(?:mom|mum|dad|mother|father)\b)"
             r"|my\s+(?:wife|husband|partner|girlfriend|boyfriend)\s+and\s+(?:i|me|myself)\b(?!\s*(?:,|and|&))(?!'|’))\b(?!\s*(?:,|and|&)\s*\w)"
+            r"|\bjust\s+(?:us\s+two|the\s+two\s+of\s+us)\b"
         ),
         0.75,
     ),
@@ -220,11 +279,17 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "range": re.compile(r"\d\s*[-–]|\b(?:to|or|and)\b"),
     "from_to": ("from",),
     "tables": ("tables of",),
+    "n_this_time": ("this year", "this time"),
+    "now_n": ("so", "makes", "making", "we're", "were", "we are", "became", "actually", "now"),
+    "labelled": ("people", "guests", "pax", "persons", "attend", "count", "number of"),
+    "plus_group": re.compile(r"(?:plus|\+|\band)\s*(?:maybe\s+|about\s+|around\s+|like\s+|another\s+)?(?:the\s+|our\s+|their\s+)?[\dotfsen]"),
     "this_year": ("this year", "this time"),
     "adults_kids": ("kid", "child", "teen", "little", "lil", "toddler", "bab", "infant", "minor"),
     "kids_adults": ("adult", "grown", "people", "guest", "men", "parent", "senior"),
     "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
+    "honoree_and_n": ("her and", "him and"),
     "n_and_me": re.compile(r"\b(?:me|myself|i)\b"),
+    "couple_and_n": re.compile(r"\b(?:me|i)\b"),
     "n_people": tuple(
         "pe ppl pers guest adult grown pax head folk diner attend of us kid child teen senior member cover individ"
         " seat spot place chair soul human employ work friend family men ladies guys girls boys dude resident"
@@ -240,7 +305,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "dozen": ("dozen",),
     "solo": ("solo", "just", "only", "myself", "one"),
     "couple": re.compile(
-        r"wife|husband|partner|friend|gf|bf|fianc|date|mom|mother|dad|father|son\b|daughter|boss"
+        r"wife|husband|partner|friend|gf|bf|fianc|date|mom|mother|dad|father|son\b|daughter|boss|two"
     ),
 }
 
@@ -248,6 +313,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
 # A count in the same clause after "last year"/"last time" is a past party's.
 _LAST_TIME = re.compile(r"\blast\s+(?:year|time|summer|spring|fall|autumn|winter)\b[^.!?;,\n]*$")
 _LAST_TIME_WINDOW = 40
+_LAST_TIME_AFTER = re.compile(r"[^\w.!?;\n]*(?:[a-z]+\s+)?last\s+(?:year|time|summer|spring|fall|autumn|winter)\b")
 _FOR_PREFIX = re.compile(r"^(?:for|4)\s+", re.I)
 _ONE_THING = re.compile(
     r"\s+(?:grill|chef|cook|station|thing|hour|night|day|time|minute|second|week|event|party|of|another|big"
@@ -292,7 +358,7 @@ def find_party_size(
                 # "too many for one grill", "room for one more": one of a thing, not a party of one.
                 continue
             confirm = (
-                name in ("adults_kids", "kids_adults", "me_and_n", "n_and_me", "couple")
+                name in ("adults_kids", "kids_adults", "plus_group", "couple_and_n", "me_and_n", "honoree_and_n", "n_and_me", "couple")
                 or value > _MAX_PLAUSIBLE
             )
             c = conf * (0.6 if value > _MAX_PLAUSIBLE else 1.0)
@@ -300,13 +366,13 @@ def find_party_size(
             if name == "for_n":
                 surface = _FOR_PREFIX.sub("", surface)
                 start = end - len(surface)
-            elif name in ("party_of", "we_are", "changed_to", "total", "this_year"):
+            elif name in ("party_of", "we_are", "changed_to", "total", "this_year", "now_n", "labelled"):
                 group = _first_group(m)
                 start, end = m.start(group), m.end(group)
                 surface = text[start:end]
             taken.add(start, end)
-            if _LAST_TIME.search(lower, max(0, start - _LAST_TIME_WINDOW), start):
-                continue  # "last year we had fifty guests": a past party, no party size
+            if _LAST_TIME.search(lower, max(0, start - _LAST_TIME_WINDOW), start) or _LAST_TIME_AFTER.match(lower, end):
+                continue  # "last year we had fifty guests", "vs 19 last year": a past party, no party size
             candidates.append(Entity(surface, value, c, confirm, start, end))
     if not candidates:
         return None
@@ -330,10 +396,13 @@ def _value(name: str, m: re.Match[str]) -> int | None:
     if name == "range":
         a, b = parse_number(m.group(1)), parse_number(m.group(2))
         return None if a is None or b is None or b <= a else b
-    if name in ("adults_kids", "kids_adults"):
+    if name in ("adults_kids", "kids_adults", "plus_group"):
         a, b = parse_number(m.group(1)), parse_number(m.group(2))
         return None if a is None or b is None else a + b
-    if name in ("me_and_n", "n_and_me"):
+    if name == "couple_and_n":
+        n = parse_number(m.group(1))
+        return None if n is None else n + 2
+    if name in ("me_and_n", "n_and_me", "honoree_and_n"):
         n = parse_number(m.group(_first_group(m)))
         return None if n is None else n + 1
     if name == "solo":

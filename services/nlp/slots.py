@@ -15,7 +15,7 @@ from services.nlp.times import find_times
 
 # Numbers that belong to an address, an age or a duration are never head counts or clock times.
 _NOT_COUNTS = re.compile(
-    r"\b\d{1,6}\s+(?:[a-z][a-z]+\s+){1,3}(?:st|street|ave|avenue|rd|road|blvd|boulevard|ln|lane|dr|drive|way|ct|court|pl|place|pkwy|hwy|cir|circle|ter|terrace)\b\.?"
+    r"\b\d{1,6}(?!\s+(?:at|in|on|for|of|our|my|the|your|his|her|their|to|by)\b)\s+(?:[a-z][a-z]+\s+){1,3}(?:st|street|ave|avenue|rd|road|blvd|boulevard|ln|lane|dr|drive|way|ct|court|pl|place|pkwy|hwy|cir|circle|ter|terrace)\b\.?"
     r"|\b(?:turns?|turning|aged?|(?:son|daughter|kid|he|she|who)\s+is)\s+\d{1,3}\b(?!\s*(?:people|guests|of\s+us|adults|kids))"
     r"|\b\d{1,3}\s*(?:years?|yrs?|yo)(?:\s+old)?\b|\b\d{1,3}(?:st|nd|rd|th)\s+(?:birthday|bday|b-day|anniversary)\b"
     r"|\b(?:suite|apt|unit|room|#)\s*\d+\b|\bzip(?:\s*code)?\s*\d{5}\b|\b\d{5}(?:-\d{4})?\b"
@@ -55,7 +55,9 @@ def extract(
 
     dates = find_dates(text, base, blocked=blocked + non_counts, expect_date="date" in wanted, lower=lower)
     if dates:
-        entities["date"] = _newest(text, dates)
+        events_dates = _the_events_dates(lower, dates)
+        if events_dates:
+            entities["date"] = _newest(text, events_dates)
         blocked += [(d.start, d.end) for d in dates]
     # A bare number answering "how many?" is a count before it is a clock time.
     count_first = "party_size" in wanted and (first_wanted == "party_size" or "time" not in wanted)
@@ -68,7 +70,14 @@ def extract(
     if times:
         # A clock time says more than a part of day: "tomorrow night at 9:30PM" is 21:30.
         clock = [t for t in times if ":" in str(t.value)]
-        entities["time"] = _newest(text, _the_events_times(lower, clock or times))
+        events_times = _the_events_times(lower, clock or times)
+        if events_times:
+            chosen = _newest(text, events_times)
+            preferred = _preferred_times(lower, events_times)
+            if chosen is events_times[0] and preferred:
+                # No change or correction picked one ("7:30 no I mean 8:30"): the meal's or the start's.
+                chosen = _newest(text, preferred)
+            entities["time"] = chosen
         blocked += [(t.start, t.end) for t in times]
     if "party_size" not in entities:
         ps = find_party_size(
@@ -86,7 +95,8 @@ def extract(
 
 
 _CHANGE_BETWEEN = re.compile(
-    r"^\s*(?:to|->|→|(?:,\s*)?(?:no|sorry|actually|wait|i\s+meant|i\s+mean),?(?:\s*(?:i\s+meant|make\s+it))?|.{0,25}\bto)\s*$",
+    r"^\s*(?:to|->|→|(?:,\s*)?(?:no|sorry|actually|wait|i\s+meant|i\s+mean),?(?:\s*(?:i\s+meant|make\s+it))?|.{0,25}\bto"
+    r"|[,;]?\s*(?:and\s+|but\s+)?now\b(?:.{0,20}\bat)?)\s*$",
     re.I,
 )
 # Text that ends with a cue for a new value: "I put the 11th but I meant the 12th", "scratch the 4pm, make it
@@ -108,23 +118,68 @@ _CHANGE_VERB_BEFORE = re.compile(
 )
 _INSTEAD_OF = re.compile(r"^\s*instead\s+of\s*$", re.I)
 # "Instead of Saturday at 7, could we have Sunday at 6?", "start at 6 instead", "not 3/15 but 3/22": the later one.
-_INSTEAD_OF_BEFORE = re.compile(r"\binstead\s+of\b[^.!?\n]{0,30}$", re.I)
-_INSTEAD_AFTER = re.compile(r"^\s*instead\b(?!\s+of)", re.I)
+# "was 3/21, now 3/22", "Originally 4/20 ..., now 4/27", "Scratch the 12th. We're doing the 19th": the earlier
+# one is the old value too.
+_INSTEAD_OF_BEFORE = re.compile(
+    r"\binstead\s+of\b[^.!?\n]{0,30}$|\b(?:originally|scratch)\s+$|(?:^|[:;,.!?]\s*)was\s+$", re.I
+)
+_INSTEAD_AFTER = re.compile(
+    r"^[^.!?\n]{0,20}?\binstead\b(?!\s+of)|^\s*(?:it\s+is\b|it'?s\s+fine\b|works\s+(?:better|for\s+us)\b)", re.I
+)
 _NOT_BUT = re.compile(r"\bnot\s*$", re.I)
 _BUT_BETWEEN = re.compile(r"^\s*,?\s*but\s*$", re.I)
 
 # A clock time of something other than the event: the venue's hours ("the pavilion opens at 10", "doors at
-# 5:30", "kicks us out at 10"), a call or a flight, guests who arrive before the meal, a late arrival, or last
-# year's party. Within a few words of the time, in its own sentence; lower-cased text.
+# 5:30", "kicks us out at 10", "last booking 8pm"), a call or a flight, guests arriving before the meal, a late
+# arrival, another part of the day (a ceremony, drinks, a kickoff, fireworks, the baby's bedtime, what the
+# invitation says), or last year's party. Within a few words of the time, in its own sentence; lower-cased
+# text. The chef's own arrival is no other clock: asked "can the chef arrive by 4:30?", the writers of the
+# hand-written sets label that time.
 _ANOTHER_CLOCKS_CUE = re.compile(
     r"(?:\b(?:clos(?:e|es|ed|ing)|opens?|opening|doors|kicks?\s+(?:us|everyone|people)\s+out|vacate|check[\s-]?in|check[\s-]?out"
-    r"|ends?|ending|over\s+by|wraps?\s+up|finish(?:es)?|available\s+from|free\s+(?:after|from)|call(?:ed)?|phoned?"
-    r"|emails?|emailed|texted|voicemail|fly(?:ing)?\s+in|flights?|lands?|landing|late|work)\b"
+    r"|ends?|ending|over\s+by|out\s+by|wraps?\s+up|finish(?:es)?|available\s+from|free\s+(?:after|from)|call(?:ed)?|phoned?"
+    r"|emails?|emailed|texted|voicemail|fly(?:ing)?\s+in|flights?|lands?|landing|late|work"
+    r"|ceremony|rehearsal|cocktails?|drinks|puja|kick-?off|fireworks|pick\s?up|sitter|nap|bed(?:time)?"
+    r"|goes\s+down|last\s+booking|reserved|(?:invite|invitation|flyer)\s+says)\b"
     r"|\b(?:guests|people|everyone|folks|ppl|they)\s+(?:are\s+|will\s+|should\s+|start\s+)?"
     r"(?:arriv\w*|come|coming|show(?:ing)?\s+up|get(?:ting)?\s+(?:here|there)))"
     r"(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
     r"|\blast\s+(?:year|time)\b[^.!?;\n]{0,40}$"
 )
+# A time cued as a call back or a wait is never the event's, even alone: "call me after 5pm", "I called at 10am",
+# "waiting since 2pm", "get back to me by 3".
+_A_CALLS_CUE = re.compile(
+    r"\b(?:called|(?:tried|been|kept)\s+calling|call\s+(?:me|us)(?:\s+back)?|phoned|texted|emailed|voicemail|since"
+    r"|(?:get|got|getting)\s+back\s+to\s+(?:me|us)|hear\s+back)\b"
+    r"(?:[^\w.!?;\n]+\w+){0,4}[^\w.!?;\n]*$"
+)
+# A date that is another's: a deadline ("will know by the 10th", "needs a COI from you by the 1st"), a quote
+# or a call ("quoted me ... on the phone on Tuesday"), or a journey ("flying in on the 2nd", "check-in is 4pm
+# on Friday the 11th").
+_A_DEADLINE_CUE = re.compile(
+    r"\b(?:know|hear|confirm\w*|reply|respond|answer|decide|pay|paid|payment|deposit|send|sent|need|needs|coi)\b"
+    r"(?:[^\w.!?;\n]+\w+){0,5}?[^\w.!?;\n]+by\s+$"
+    r"|\b(?:quoted|phone)\b(?:[^\w.!?;\n]+\w+){0,5}?[^\w.!?;\n]+on\s+$"
+)
+# "call me back about the 6th": what the call is about is the event.
+_ABOUT_BEFORE = re.compile(r"\b(?:about|regarding|re:?|for)\s+$")
+_ANOTHER_DAYS_CUE = re.compile(
+    r"\b(?:fly(?:ing)?\s+in|flights?|lands?|landing|check[\s-]?in|check[\s-]?out|arriv\w*|leav\w*)\b"
+    r"(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
+    r"|\blast\s+(?:year|time)\b[^.!?;,\n]{0,40}$"
+)
+# "We had you guys on 8/12 last year", "married on 6/6 last year": a past date, told by what follows it.
+_PAST_AFTER = re.compile(r"[^\w.!?;\n]*(?:\w+[^\w.!?;\n]+){0,2}?last\s+(?:year|time|summer|spring|fall|autumn|winter)\b")
+# When several times remain, one cued as the meal's ("dinner is at 8", "we eat at 7", "the chef cooking from
+# 19:00", "food out at like 6") is the event's; failing that, one cued as a start ("start at 6:45", "Start is 6").
+# Not when the message asks about the chef's arrival ("Can the chef arrive by 4:30? ... eat around 6"): the
+# time asked about is the answer.
+_MEAL_CUE = re.compile(
+    r"\b(?:eat|eating|food|dinner|lunch|brunch|supper|meal|serve|served|serving|cook|cooks|cooking|grill\w*"
+    r"|hibachi|stations?)\b(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
+)
+_START_CUE = re.compile(r"\b(?:start\w*|begin\w*)\b(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$")
+_ARRIVAL_CUE = re.compile(r"\barriv\w*\b(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$")
 # The end of a span ("from 4:00 PM until 9:00 PM", "6-9") is not when the event starts; in a change ("move it
 # from 6pm to 5:30") it is the new start.
 _SPAN_END_CUE = re.compile(r"\d\s*(?:[ap]\.?\s?m\b\.?)?\s*(?:until|till|til|to|-|–)\s*$")
@@ -132,8 +187,10 @@ _CLOCK_CUE_WINDOW = 60
 
 
 def _the_events_times(lower: str, found: list[Entity]) -> list[Entity]:
-    """Of several times, those that may be the event's: a time cued as another clock's is dropped, unless
-    every time is (a lone "the venue closes at 10" may be all a scheduling question gives)."""
+    """Of several times, those that may be the event's: a call's time is dropped; a time cued as another
+    clock's is dropped, unless every time is (a lone "the venue closes at 10" may be all a scheduling
+    question gives)."""
+    found = [entity for entity in found if not _A_CALLS_CUE.search(_before(lower, entity))]
     if len(found) < 2:
         return found
     events = []
@@ -156,6 +213,44 @@ def _the_events_times(lower: str, found: list[Entity]) -> list[Entity]:
     return events or found
 
 
+def _preferred_times(lower: str, events: list[Entity]) -> list[Entity]:
+    """Of several possible times, those cued as the meal's, else those cued as the start; none when the
+    message asks about the chef's arrival."""
+    if len(events) < 2:
+        return []
+    if "?" in lower and any(_ARRIVAL_CUE.search(_before(lower, entity)) for entity in events):
+        return []
+    for cue in (_MEAL_CUE, _START_CUE):
+        cued = [entity for entity in events if cue.search(_before(lower, entity))]
+        if cued:
+            return cued
+    return []
+
+
+def _the_events_dates(lower: str, found: list[Entity]) -> list[Entity]:
+    """Of the dates, those that may be the event's: a call's or a deadline's is dropped; a journey's or a past
+    party's is dropped when another remains."""
+    found = [
+        entity
+        for entity in found
+        if _ABOUT_BEFORE.search(_before(lower, entity))
+        or not (_A_CALLS_CUE.search(_before(lower, entity)) or _A_DEADLINE_CUE.search(_before(lower, entity)))
+    ]
+    if len(found) < 2:
+        return found
+    events = [
+        entity
+        for entity in found
+        if not _ANOTHER_DAYS_CUE.search(_before(lower, entity))
+        and not _PAST_AFTER.match(lower, entity.end, entity.end + _CLOCK_CUE_WINDOW)
+    ]
+    return events or found
+
+
+def _before(lower: str, entity: Entity) -> str:
+    return lower[max(0, entity.start - _CLOCK_CUE_WINDOW) : entity.start]
+
+
 def _a_change_leads_to(text: str, span_start: int, chars: int) -> bool:
     """Whether the `chars` before a "from X to Y" make it a change ("move it from 6pm to 7") and not a span."""
     return bool(_CHANGE_VERB_BEFORE.search(text[max(0, span_start - chars) : span_start]))
@@ -172,7 +267,7 @@ def _newest(text: str, found: list[Entity]) -> Entity:
             return earlier
         if (
             _INSTEAD_OF_BEFORE.search(text[max(0, earlier.start - 40) : earlier.start])
-            or _INSTEAD_AFTER.match(text[later.end : later.end + 12])
+            or _INSTEAD_AFTER.match(text[later.end : later.end + 30])
             or (_NOT_BUT.search(text[max(0, earlier.start - 8) : earlier.start]) and _BUT_BETWEEN.match(between))
         ):
             current = later

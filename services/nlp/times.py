@@ -11,7 +11,7 @@ _HOUR_WORDS = {k: v for k, v in UNITS.items() if 1 <= v <= 12}
 _HOUR_WORD = "|".join(sorted(_HOUR_WORDS, key=len, reverse=True))
 _MIN_WORDS = r"(?:thirty|fifteen|forty[\s-]five|fourty[\s-]five|forty|fifty|twenty|ten|o'?\s?five|oh\s+five)"
 _MERIDIEM = r"(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?|am\b|pm\b)"
-_PART = r"(?:in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight|tonite|this\s+evening)"
+_PART = r"(?:(?:in|of)\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight|tonite|this\s+evening)"
 _HOUR = rf"(?:[01]?\d|2[0-3]|{_HOUR_WORD})"
 _CLOCK12 = rf"(?:1[0-2]|0?[1-9]|{_HOUR_WORD})"
 PARTS_OF_DAY = ("morning", "afternoon", "evening", "night", "lunch", "dinner", "brunch", "noon", "midnight")
@@ -34,7 +34,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "past_to",
         re.compile(
-            rf"(?<!from\s)\b(half|quarter|5|10|15|20|25|twenty|ten|five|twenty[\s-]five)\s+(?:minutes\s+)?(past|to|after|til|till)\s+({_CLOCK12})\b(?![:.]\d)(?!\s*(?:people|persons|guests|pax|ppl|adults|kids|of\s+us))"
+            rf"(?<!from\s)\b(half|quarter|5|10|15|20|25|twenty|ten|five|twenty[\s-]five)\s+(?:minutes\s+)?(past|to|after|til|till|of)\s+({_CLOCK12})\b(?![:.]\d)(?!\s*(?:people|persons|guests|pax|ppl|adults|kids|of\s+us))"
             rf"(?:\s*{_MERIDIEM})?(?:\s+{_PART})?",
         ),
     ),
@@ -50,7 +50,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "clock",
         re.compile(
-            rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))\s?[:.]\s?([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|({_PART}))?",
+            rf"(?<![\d/:.$])((?:[01]?\d|2[0-3]))(?:\s?:\s?|\.)([0-5]\d)(?![\d/])\s*(?:({_MERIDIEM})|({_PART}))?",
         ),
     ),
     # A range of start times ("3 or 4pm", "6-9pm", "between 5 and 6"): the first, with the second's a.m./p.m.
@@ -63,12 +63,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     # "1900 hrs", "0830 hours": military time, only with its unit (a bare "1900" is a year or a price).
-    ("military", re.compile(r"(?<![\d$/:.,])\b([01]\d|2[0-3])([0-5]\d)\s?(?:hrs|hours|h)\b")),
+    # ... or after "at": "start at 1900", where a year would take "in".
+    (
+        "military",
+        re.compile(
+            r"(?<![\d$/:.,])\b([01]\d|2[0-3])([0-5]\d)\s?(?:hrs|hours|h)\b"
+            r"|(?<=\bat\s)([01]\d|2[0-3])([0-5]\d)\b(?![\d,.]|\s*(?:people|guests|persons|dollars|bucks|%|prices|rates|levels))"
+        ),
+    ),
     # "2pm", "6 p.m.", "7 o'clock", "3ish", "six pm", "seven in the evening"; not "10ish parents", a count.
     (
         "hour_mer",
         re.compile(
-            rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s*(?:({_MERIDIEM})|(o'?\s?clock|oclock)|(ish)\b{_NOT_A_COUNT_AFTER})"
+            rf"(?<![\d$/:.,])\b({_HOUR})(?:[\s-]+({_MIN_WORDS}))?\s*(?:({_MERIDIEM})|(o'?\s?clock|oclock)|-?(ish)\b{_NOT_A_COUNT_AFTER})"
             rf"(?:\s+{_PART})?",
         ),
     ),
@@ -84,16 +91,21 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "start_moved",
         re.compile(
-            rf"\b(?:start|start\s+time|time|dinner|arrival|it)\s+(?:back\s+)?from\s+({_CLOCK12})(?:[:.][0-5]\d)?\s*(?:{_MERIDIEM})?"
+            rf"\b(?:start|start\s+time|time|dinner|arrival|it|push|move|bump|shift)\s+(?:back\s+)?from\s+({_CLOCK12})(?:[:.][0-5]\d)?\s*(?:{_MERIDIEM})?"
             rf"\s+to\s+({_CLOCK12})(?:[:.]([0-5]\d))?\s*({_MERIDIEM})?(?!\s*(?:people|persons|guests|pax|ppl|adults|kids))"
         ),
+    ),
+    # "is 7 too late for kids", "6 is too early": an hour judged as a start time.
+    (
+        "hour_judged",
+        re.compile(rf"(?<![\d$/:.,])\b({_CLOCK12})\s+(?:is\s+)?too\s+(?:late|early)\b"),
     ),
     ("compact", re.compile(rf"(?<![\d$/:.,])\b(1[0-2]|[1-9])([0-5]\d)\s*({_MERIDIEM})")),
     ("hour_part", re.compile(rf"(?<![\d$/:.,])\b({_HOUR})(?:\s+({_MIN_WORDS}))?\s+({_PART})")),
     (
         "word_time",
         re.compile(
-            rf"\b({_HOUR_WORD})\s+({_MIN_WORDS})\b(?!\s*(?:people|guests|persons|of\s+us|minutes|days))"
+            rf"\b({_HOUR_WORD})[\s-]+({_MIN_WORDS})\b(?!\s*(?:people|guests|persons|of\s+us|minutes|days))"
         ),
     ),
     ("noon", re.compile(r"\b(noon|midday|midnight|lunch\s*time|lunchtime|dinner\s*time|dinnertime)(?:-?ish)?\b")),
@@ -110,12 +122,13 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "cue_hour",
         re.compile(
-            rf"(?:\b(?:at|around|about|by|arrive\s+at|start\s+at|start|(?:dinner|lunch)\s+is|after|before|until|till|no\s+later\s+than)"
-            rf"|(?<=['’])round)\s+"
+            rf"(?:\b(?:at(?<!we're\sat)(?<!we\sare\sat)(?<!were\sat)(?<!we’re\sat)|around|about|by|arrive\s+at|start\s+at|start(?:\s+is)?|(?:dinner|lunch)\s+is|after|before|until|till|no\s+later\s+than"
+            rf"|(?:move|push|bump|shift)\s+(?:(?:it|us|dinner|lunch|the\s+(?:time|start|dinner))\s+)?(?:back\s+|up\s+)?to)\s+"
+            rf"|(?<=['’])round\s+|(?<=\s)@\s*)"
             rf"(?:about\s+|around\s+|like\s+)?({_HOUR})\b"
             rf"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\b|diners|folks|years?|yrs|"
             rf"hours?|hrs?|minutes?|mins?|days?|weeks?|months?|proteins?|dollars|bucks|\$|%|st\b|nd\b|rd\b|th\b|/|-\d|"
-            rf"confirmed|rsvps?|yes\b|so\s+far|tops\b|"
+            rf"confirmed|rsvps?|yes\b|so\s+far|tops\b|total\b|in\s+total|dates?\b|options?\b|times\b|choices\b|slots\b|spots\b|venues\b|places\b|locations\b|"
             rf"[a-z]+\s+(?:street|st|ave|avenue|road|rd|blvd|lane|ln|drive|dr|way|court|ct)\b))",
         ),
     ),
@@ -185,10 +198,10 @@ _GATE = re.compile(
 
 # Per pattern, text its match must contain (on the lower-cased message); absent means the pattern is skipped.
 _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
-    "past_to": ("past", "to", "after", "til"),
+    "past_to": ("past", "to", "after", "til", "quarter of"),
     "part_hour": ("morning", "afternoon", "evening", "night"),
     "clock": re.compile(r"\d\s?[:.]\s?\d"),
-    "military": re.compile(r"\d{4}\s?h"),
+    "military": re.compile(r"\d{4}\s?h|\bat\s\d{4}\b"),
     "hour_range": re.compile(r"between|\d\s*(?:or|-|–)\s*\d|\d\s*[ap]\.?\s?m"),
     "hour_mer": re.compile(r"[ap]\.?\s?m|clock|ish"),
     "compact": re.compile(r"\d\s*[ap]\.?\s?m"),
@@ -196,8 +209,9 @@ _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "word_time": ("thirty", "fifteen", "forty", "fourty", "fifty", "twenty", "ten", "five"),
     "noon": ("noon", "midday", "midnight", "lunch", "dinner"),
     "part": ("morning", "afternoon", "evening", "night", "brunch", "sun"),
-    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til", "later than", "start", "is"),
+    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til", "later than", "start", "is", "@", "to"),
     "half_hour": ("half",),
+    "hour_judged": ("too late", "too early"),
     "start_moved": ("from",),
 }
 _MERIDIEM_RE = re.compile(_MERIDIEM, re.I)
@@ -236,6 +250,12 @@ def find_times(
             surface = text[start:end].strip()
             conf, confirm = 0.9, False
             if kind == "past_to":
+                relation = g[1].lower()
+                if relation == "of" and g[0] != "quarter":
+                    continue  # "half of 6" is no clock time; "quarter of six" is 5:45
+                # "the invite says 5 to 9", "we booked 5 to 8": in digits a span, unless "at" asks for one time.
+                if g[0].isdigit() and g[2].isdigit() and relation in ("to", "til", "till") and not lower[:start].endswith("at "):
+                    continue
                 base_h = _hour(g[2])
                 mer_m = _MERIDIEM_RE.search(surface[m.end(3) - start :])
                 part_m = _PART_RE.search(surface)
@@ -243,7 +263,7 @@ def find_times(
                     g[0].lower().replace("-", " "), 25 if "five" in g[0].lower() else None
                 )
                 q = qty if qty is not None else int(g[0])
-                if g[1].lower() in ("to", "til", "till"):
+                if relation in ("to", "til", "till", "of"):
                     base_h, minute = (base_h - 1) % 12 or 12, 60 - q
                 else:
                     minute = q
@@ -266,7 +286,7 @@ def find_times(
                 if g[4]:
                     conf, confirm = 0.8, True
             elif kind == "military":
-                value = _fmt(int(g[0]), int(g[1]))
+                value = _fmt(int(g[0] or g[2]), int(g[1] or g[3]))
             elif kind == "hour_range":
                 first = g[0] if g[0] is not None else g[3]
                 meridiem = g[2] if g[0] is not None else g[5]
@@ -297,6 +317,11 @@ def find_times(
             elif kind == "part":
                 value, conf = g[0].lower(), 0.75
                 confirm = True
+            elif kind == "hour_judged":
+                h, mi, guessed = _apply(_hour(g[0]), 0, None, None)
+                surface = text[m.start(1) : m.end(1)]
+                end = start + len(surface)
+                value, conf, confirm = _fmt(h, mi), 0.75, True
             elif kind == "half_hour":
                 h, mi, guessed = _apply(_hour(g[0]), 30, None, None)
                 value, conf, confirm = _fmt(h, mi), 0.75, True
@@ -312,7 +337,8 @@ def find_times(
                     continue
                 h, mi, guessed = _apply(hr, 0, None, None)
                 surface = re.sub(
-                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at|start|(?:dinner|lunch)\s+is|no\s+later\s+than)\s+(?:like\s+)?",
+                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at|start(?:\s+is)?|(?:dinner|lunch)\s+is|no\s+later\s+than|@"
+                    r"|(?:move|push|bump|shift)\s+(?:(?:it|us|dinner|lunch|the\s+(?:time|start|dinner))\s+)?(?:back\s+|up\s+)?to)\s*(?:like\s+)?",
                     "",
                     surface,
                     flags=re.I,

@@ -285,3 +285,173 @@ def test_name_phrasings(text: str, surface: str, value: str) -> None:
 )
 def test_not_a_name(text: str) -> None:
     assert find_name(text) is None
+
+
+# Round five: phrasings from the fifth dev batch (hard times, dates, counts and names), paraphrased.
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # The meal's time, else the start's, among times of other things.
+        ("The party runs 6 to 10 but dinner is at 7. 20 of us.", "19:00"),
+        ("ceremony at 11am, then the hibachi should start at 2:15 at our place", "14:15"),
+        ("drinks from 17:30 and the chef cooking from 18:30", "18:30"),
+        ("the flyer says 4pm but we'd like food out around 5", "17:00"),
+        ("Game kicks off at 1:00 so we'd eat at like 11?", "11:00"),
+        ("We booked 4 to 7 but nobody eats before 5", "17:00"),
+        ("cocktails begin at 5:30 and dinner served at 6:45 pm", "18:45"),
+        ("our toddler naps at 1, so can we move lunch to 3?", "15:00"),
+        # A correction beats the cue: "7:30 no I mean 8:30".
+        ("our dinner is for 7:30 no I mean 8:30", "20:30"),
+        # Asked about the chef's arrival, the time asked about is the answer.
+        ("Could the chef arrive at 4:45? We eat at 6.", "16:45"),
+        # Changes: "was X, now Y", "X it is", "push from X to Y".
+        ("Update: was 5/10 at 7pm, now 5/11 at 6:30pm", "18:30"),
+        ("you said 5 can't work... ok, 5:45 it is then", "17:45"),
+        ("can we bump from 5 to 6 on friday?", "18:00"),
+        # New forms: hyphens, "@", 24-hour after "at", "quarter of", "7 of the evening", "Start is".
+        ("thinking 6-ish for the grill", "18:00"),
+        ("lunch @ 1 for the team", "13:00"),
+        ("could the chef start at 1730 instead of 1830?", "17:30"),
+        ("a quarter of eight would be ideal", "19:45"),
+        ("we'd like 8 of the evening, Saturday", "20:00"),
+        ("The fun ends at 11. Start is 7.", "19:00"),
+        ("is 6 too early for the kids?", "18:00"),
+        ("maybe seven-fifteen?", "19:15"),
+    ],
+)
+def test_round_five_times(text: str, value: str) -> None:
+    assert slot(text, "time") == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Party is 5 to 9 at our house. 12. of us",  # no "12. of" as 12:00, no span end as 8:55
+        "we're at 30 total now",
+        "Checking at two venues",
+        "Left you a voicemail, please call me back after 4pm",
+        "I called at 10 this morning, nobody answered",
+        "I've been waiting since 3pm for a reply",
+    ],
+)
+def test_round_five_not_the_events_time(text: str) -> None:
+    assert slot(text, "time") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Attendance: 45-50. Dinner at 6.", 50),
+        ("People: 9", 9),
+        ("Guests: approximately 70", 70),
+        ("we're at 16 now instead of 14", 16),
+        ("two cousins dropped, so 21 now.", 21),
+        ("my aunt is coming too so make that 13.", 13),
+        ("Eighteen became twenty lol", 20),
+        ("my boss said 40 but it's actually 34 confirmed", 34),
+        ("12 staff plus partners, so 24.", 24),
+        ("20 girls plus 5 moms", 25),
+        ("30 players. Plus maybe 8 coaches", 38),
+        ("11 boys and maybe 6 dads", 17),
+        ("Expecting 60 to 70.", 70),
+        ("we're about 12-14", 14),
+        ("me plus 5 for my birthday", 6),
+        ("my wife and I and our 4 kids", 6),
+        ("hibachi for her and 9 of her friends", 10),
+        ("just us two, a date night", 2),
+        ("it's just me and mom", 2),
+        ("maybe 30 this year vs 22 last year", 30),
+        ("Party of one dozen adults plus 3 teens", 15),
+    ],
+)
+def test_round_five_party_sizes(text: str, value: int) -> None:
+    assert slot(text, "party_size") == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we paid for 2 chefs and only 1 came",
+        "expecting maybe 10 fewer than last time",
+        "is it too few if it's just me, my sister, and both our kids?",
+        "we had 45 here last year",
+    ],
+)
+def test_round_five_not_a_party_size(text: str) -> None:
+    assert slot(text, "party_size") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Sunday 9/21 at 5, 14 people", "2025-09-21"),
+        ("moving it from Fri 7/11 to Sat 7/12", "2025-07-12"),
+        ("Reschedule: was 8/2, now 8/9", "2025-08-09"),
+        ("Scratch the 14th. We're doing the 21st now.", "2025-06-21"),
+        ("My train gets in at 2 on Thursday so could we do Friday instead?", "2025-06-06"),
+        ("We had you on 7/4 last year. This year 7/5 please.", "2025-07-05"),
+        ("Last year's dinner was on the 12th, this time the 13th.", "2025-06-13"),
+        ("Left a voicemail Monday. We want the 20th for 10 people.", "2025-06-20"),
+        ("I'll know numbers by the 5th. Event is Aug 30.", "2025-08-30"),
+        ("booking on 21/09 please", "2025-09-21"),
+        ("the 3rd Friday of July", "2025-07-18"),
+        ("can we do it on sat?", "2025-06-07"),
+        ("see u thurs at 7!", "2025-06-05"),
+        ("call me back about the 14th", "2025-06-14"),
+    ],
+)
+def test_round_five_dates(text: str, value: str) -> None:
+    assert slot(text, "date") == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our 20th may have to move, what is the policy?",
+        "the gyoza were 10/10. Do you sell the sauce?",
+        "are you 24/7?",
+        "Please send the COI by the 1st.",
+        "You quoted me $900 on the phone on Friday.",
+    ],
+)
+def test_round_five_no_event_date(text: str) -> None:
+    value = slot(text, "date")
+    assert value is None or not value.endswith(("-20", "-10", "-24", "-01", "-06")), value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Saturday at 6, about 14 of us. Priya", "Priya"),
+        ("Book it! Thanks! Omar (best man)", "Omar"),
+        ("-- Rick", "Rick"),
+        ("see you then -Coach Ana", "Ana"),
+        ("Warm wishes,\nUncle Joe", "Joe"),
+        ("hi this is Officer Kim Lee with the Eastside precinct, 40 guests", "Kim Lee"),
+        ("Hello, Tanya from Harbor Realty here. Need a quote.", "Tanya"),
+        ("Update from Luis: two more coming", "Luis"),
+        ("Contact: R. Blake, Facilities", "R. Blake"),
+        ("I'm her assistant, Noor.", "Noor"),
+        ("It's Labor Day weekend. 30 guests. Thanks! Dev", "Dev"),
+        ("hey it's Max — is sunday open?", "Max"),
+        ("I'm writing to ask about deposits.\nLaura Chen", "Laura Chen"),
+    ],
+)
+def test_round_five_names(text: str, value: str) -> None:
+    assert slot(text, "name") == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We were overcharged. Ridiculous.",
+        "Need it moved to 8pm. Traffic.",
+        "Call me NOW.",
+        "Greetings from the lake house! 20 people on the 5th",
+        "Let's do the party on Memorial Day. Go!",
+        "I'm writing to complain about the chef.",
+        "Reservation at J.G. Melon",
+    ],
+)
+def test_round_five_not_a_name(text: str) -> None:
+    assert slot(text, "name") is None

@@ -49,6 +49,12 @@ CUES = [
     "Col. Dana Lee (Ret.)", "Thanks, Dana from", "this year", "last year we had 40", "headcount:", "put it down as",
     "start", "dinner is", "doors at 5:30, dinner at", "closes at 5 and start at", "from 4pm until", "instead of 7pm,",
     "at 6 instead", "not 3/15 but", "10/10", "the third email", "on the evening",
+    "dinner is at", "ceremony at 4, eat at", "called at", "since", "was 3/21, now", "7:15 it is", "push from 6 to",
+    "7-ish", "eleven-thirty", "quarter of", "8 of the", "at 1900", "@", "Start is", "is 7 too", "we're at",
+    "Attendance:", "People:", "so make that", "became", "plus", "16 girls plus", "24 kids. Plus maybe",
+    "my husband and I and our", "her and", "just us", "vs 19", "Sat 6/7", "14/03", "the 2nd Saturday of",
+    "on sat", "(sat", "see u", "by the", "on 8/12", "Update from", "Contact:", "I'm his assistant,",
+    "Thanks! Carla (", "-- Tom", "Coach", "Warm wishes,", "parents. Jen",
 ]  # fmt: skip
 WHITESPACE_RUNS = {
     f"{cue!r}+{name}+x": (cue + run * MAX_TEXT_CHARS)[: MAX_TEXT_CHARS - 1] + "x"
