@@ -256,7 +256,11 @@ def find_name(
             re.search(r"(?:ing|ed|ly)$", w.lower()) for w in name.split()
         ):
             return _entity(text, m, "name", name, 0.7)
-    m = _FIRST_NAME_AT_END.search(text)
+    kept = text.rstrip()
+    # Only a message that ends in a letter or a bracket can end in a bare first name; the match spans at most
+    # the last few dozen characters, so only those are searched.
+    tail = kept[-1:]
+    m = _FIRST_NAME_AT_END.search(kept, max(0, len(kept) - 80)) if tail.isalpha() or tail == ")" else None
     if m and not taken.overlaps(m.start("name"), m.end("name")):
         name = _clean(m.group("name"))
         if name and name == m.group("name") and not re.search(r"(?:ing|ed|ly)$", name):

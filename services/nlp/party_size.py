@@ -280,7 +280,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "from_to": ("from",),
     "tables": ("tables of",),
     "n_this_time": ("this year", "this time"),
-    "now_n": ("so", "makes", "making", "we're", "were", "we are", "became", "actually", "now"),
+    "now_n": ("so ", "makes", "making", "we're", "were at", "we are", "became", "actually", "now"),
     "labelled": ("people", "guests", "pax", "persons", "attend", "count", "number of"),
     "plus_group": re.compile(r"(?:plus|\+|\band)\s*(?:maybe\s+|about\s+|around\s+|like\s+|another\s+)?(?:the\s+|our\s+|their\s+)?[\dotfsen]"),
     "this_year": ("this year", "this time"),
@@ -289,7 +289,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
     "honoree_and_n": ("her and", "him and"),
     "n_and_me": re.compile(r"\b(?:me|myself|i)\b"),
-    "couple_and_n": re.compile(r"\b(?:me|i)\b"),
+    "couple_and_n": ("and i ", "and me ", "i and my", "me and my"),
     "n_people": tuple(
         "pe ppl pers guest adult grown pax head folk diner attend of us kid child teen senior member cover individ"
         " seat spot place chair soul human employ work friend family men ladies guys girls boys dude resident"
@@ -299,7 +299,12 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "party_of": tuple(
         "party group able crowd count reserv booking dinner event family band bunch team masses attendance".split()
     ),
-    "n_will_be": re.compile(r"will|coming|joining|attending|expected|total|seated|guess|all|for us|\d"),
+    # A superset of what each alternative of the rule needs: a count opening the message and followed by
+    # "will be"/"coming"/..., "all N"/"us N", or "N <word> will attend"/"are expected".
+    "n_will_be": re.compile(
+        r"^\S+(?:\s+\S+){0,5}?\s+(?:will\s+be|are\s+coming|coming|joining|attending|in\s+total|total|seated|i\s+guess)\b"
+        r"|\b(?:all|us)\s|will\s+(?:attend|be\s+attending|be\s+joining|join)\b|are\s+(?:attending|expected)\b"
+    ),
     "we_are": ("we", "there", "expect", "total", "cook", "feed", "serv", "seat", "invit", "headcount", "put"),
     "for_n": re.compile(r"\b(?:for|4)\b"),
     "dozen": ("dozen",),
