@@ -280,7 +280,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "from_to": ("from",),
     "tables": ("tables of",),
     "n_this_time": ("this year", "this time"),
-    "now_n": ("so ", "makes", "making", "we're", "were at", "we are", "became", "actually", "now"),
+    "now_n": re.compile(r"\bso\s|makes|making|we'?re|we\s+are|became|actually|now"),
     "labelled": ("people", "guests", "pax", "persons", "attend", "count", "number of"),
     "plus_group": re.compile(r"(?:plus|\+|\band)\s*(?:maybe\s+|about\s+|around\s+|like\s+|another\s+)?(?:the\s+|our\s+|their\s+)?[\dotfsen]"),
     "this_year": ("this year", "this time"),
@@ -289,7 +289,7 @@ _RULE_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "me_and_n": re.compile(r"\b(?:me|myself|i)\b"),
     "honoree_and_n": ("her and", "him and"),
     "n_and_me": re.compile(r"\b(?:me|myself|i)\b"),
-    "couple_and_n": ("and i ", "and me ", "i and my", "me and my"),
+    "couple_and_n": ("and i", "and me", "i and my", "me and my"),
     "n_people": tuple(
         "pe ppl pers guest adult grown pax head folk diner attend of us kid child teen senior member cover individ"
         " seat spot place chair soul human employ work friend family men ladies guys girls boys dude resident"
