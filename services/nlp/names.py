@@ -167,7 +167,7 @@ _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
     ("from",),
     ("update", "note", "message"),
     ("contact", "organi", "booked by"),
-    _I_AM,
+    ("m his ", "m her ", "m their ", "m the "),
     ("-", "–", "—", "~"),
     (
         "thank", "cheers", "best", "regards", "thx", "ty", "sincerely", "warm", "yours", "respectfully",

@@ -29,6 +29,16 @@ _NOT_A_TIME_BEFORE = (
     r"(?<!all\s)(?<!per\s)"
 )
 
+# What may not follow a bare hour: a count's noun, a duration, a price, an ordinal, an address, a choice ("at three
+# dates"), a total ("we're at 20 total").
+_NOT_AN_HOUR_AFTER = (
+    r"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\b|diners|folks|years?|yrs|"
+    r"hours?|hrs?|minutes?|mins?|days?|weeks?|months?|proteins?|dollars|bucks|\$|%|st\b|nd\b|rd\b|th\b|/|-\d|"
+    r"confirmed|rsvps?|yes\b|so\s+far|tops\b|total\b|in\s+total|dates?\b|options?\b|times\b|choices\b|slots\b"
+    r"|spots\b|venues\b|places\b|locations\b|"
+    r"[a-z]+\s+(?:street|st|ave|avenue|road|rd|blvd|lane|ln|drive|dr|way|court|ct)\b))"
+)
+
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "half past 11 in the morning", "quarter to 8", "25 to 7 p.m."
     (
@@ -63,12 +73,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     # "1900 hrs", "0830 hours": military time, only with its unit (a bare "1900" is a year or a price).
+    ("military", re.compile(r"(?<![\d$/:.,])\b([01]\d|2[0-3])([0-5]\d)\s?(?:hrs|hours|h)\b")),
     # ... or after "at": "start at 1900", where a year would take "in".
     (
-        "military",
+        "military_at",
         re.compile(
-            r"(?<![\d$/:.,])\b([01]\d|2[0-3])([0-5]\d)\s?(?:hrs|hours|h)\b"
-            r"|(?<=\bat\s)([01]\d|2[0-3])([0-5]\d)\b(?![\d,.]|\s*(?:people|guests|persons|dollars|bucks|%|prices|rates|levels))"
+            r"\bat\s([01]\d|2[0-3])([0-5]\d)\b(?![\d,.]|\s*(?:people|guests|persons|dollars|bucks|%|prices|rates|levels))"
         ),
     ),
     # "2pm", "6 p.m.", "7 o'clock", "3ish", "six pm", "seven in the evening"; not "10ish parents", a count.
@@ -122,16 +132,21 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "cue_hour",
         re.compile(
-            rf"(?:\b(?:at(?<!we're\sat)(?<!we\sare\sat)(?<!were\sat)(?<!we’re\sat)|around|about|by|arrive\s+at|start\s+at|start(?:\s+is)?|(?:dinner|lunch)\s+is|after|before|until|till|no\s+later\s+than"
-            rf"|(?:move|push|bump|shift)\s+(?:(?:it|us|dinner|lunch|the\s+(?:time|start|dinner))\s+)?(?:back\s+|up\s+)?to)\s+"
-            rf"|(?<=['’])round\s+|(?<=\s)@\s*)"
-            rf"(?:about\s+|around\s+|like\s+)?({_HOUR})\b"
-            rf"(?!\s*(?:[:.]\d|people|persons|guests|pax|ppl|adults|kids|children|of\b|diners|folks|years?|yrs|"
-            rf"hours?|hrs?|minutes?|mins?|days?|weeks?|months?|proteins?|dollars|bucks|\$|%|st\b|nd\b|rd\b|th\b|/|-\d|"
-            rf"confirmed|rsvps?|yes\b|so\s+far|tops\b|total\b|in\s+total|dates?\b|options?\b|times\b|choices\b|slots\b|spots\b|venues\b|places\b|locations\b|"
-            rf"[a-z]+\s+(?:street|st|ave|avenue|road|rd|blvd|lane|ln|drive|dr|way|court|ct)\b))",
+            rf"(?:\b(?:at(?<!we're\sat)(?<!we\sare\sat)(?<!were\sat)(?<!we’re\sat)|around|about|by|arrive\s+at|start\s+at|start(?:\s+is)?|(?:dinner|lunch)\s+is|after|before|until|till|no\s+later\s+than)"
+            rf"|(?<=['’])round)\s+"
+            rf"(?:about\s+|around\s+|like\s+)?({_HOUR})\b{_NOT_AN_HOUR_AFTER}",
         ),
     ),
+    # "move dinner to 6", "push it back to 8": a new start.
+    (
+        "moved_to",
+        re.compile(
+            rf"\b(?:move|push|bump|shift)\s+(?:(?:it|us|dinner|lunch|the\s+(?:time|start|dinner))\s+)?(?:back\s+|up\s+)?to\s+"
+            rf"(?:about\s+|around\s+|like\s+)?({_HOUR})\b{_NOT_AN_HOUR_AFTER}"
+        ),
+    ),
+    # "lunch @ 12"
+    ("at_sign", re.compile(rf"(?<=\s)@\s*(?:about\s+|around\s+|like\s+)?({_HOUR})\b{_NOT_AN_HOUR_AFTER}")),
 ]
 # A whole reply that is only a time ("7", "at 19:30 please"): group 1 is the surface, 2 the hour, 3 the minutes.
 # Each optional word carries its own trailing whitespace: side-by-side `\s*` runs let `re` try every split of
@@ -201,7 +216,8 @@ _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "past_to": ("past", "to", "after", "til", "quarter of"),
     "part_hour": ("morning", "afternoon", "evening", "night"),
     "clock": re.compile(r"\d\s?[:.]\s?\d"),
-    "military": re.compile(r"\d{4}\s?h|\bat\s\d{4}\b"),
+    "military": re.compile(r"\d{4}\s?h"),
+    "military_at": re.compile(r"at\s\d{4}"),
     "hour_range": re.compile(r"between|\d\s*(?:or|-|–)\s*\d|\d\s*[ap]\.?\s?m"),
     "hour_mer": re.compile(r"[ap]\.?\s?m|clock|ish"),
     "compact": re.compile(r"\d\s*[ap]\.?\s?m"),
@@ -209,7 +225,9 @@ _PATTERN_GATES: dict[str, re.Pattern[str] | tuple[str, ...]] = {
     "word_time": ("thirty", "fifteen", "forty", "fourty", "fifty", "twenty", "ten", "five"),
     "noon": ("noon", "midday", "midnight", "lunch", "dinner"),
     "part": ("morning", "afternoon", "evening", "night", "brunch", "sun"),
-    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til", "later than", "start", "is", "@", "to"),
+    "cue_hour": ("at", "around", "about", "by", "after", "before", "round", "til", "later than", "start", "is"),
+    "moved_to": ("move", "push", "bump", "shift"),
+    "at_sign": ("@",),
     "half_hour": ("half",),
     "hour_judged": ("too late", "too early"),
     "start_moved": ("from",),
@@ -286,7 +304,11 @@ def find_times(
                 if g[4]:
                     conf, confirm = 0.8, True
             elif kind == "military":
-                value = _fmt(int(g[0] or g[2]), int(g[1] or g[3]))
+                value = _fmt(int(g[0]), int(g[1]))
+            elif kind == "military_at":
+                start = m.start(1)
+                surface = text[start:end].strip()
+                value = _fmt(int(g[0]), int(g[1]))
             elif kind == "hour_range":
                 first = g[0] if g[0] is not None else g[3]
                 meridiem = g[2] if g[0] is not None else g[5]
@@ -337,8 +359,8 @@ def find_times(
                     continue
                 h, mi, guessed = _apply(hr, 0, None, None)
                 surface = re.sub(
-                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at|start(?:\s+is)?|(?:dinner|lunch)\s+is|no\s+later\s+than|@"
-                    r"|(?:move|push|bump|shift)\s+(?:(?:it|us|dinner|lunch|the\s+(?:time|start|dinner))\s+)?(?:back\s+|up\s+)?to)\s*(?:like\s+)?",
+                    r"^(?:at|by|after|before|until|till|arrive\s+at|start\s+at|start(?:\s+is)?|(?:dinner|lunch)\s+is|no\s+later\s+than"
+                    r"|@|(?:move|push|bump|shift)\s+(?:(?:it|us|dinner|lunch|the\s+(?:time|start|dinner))\s+)?(?:back\s+|up\s+)?to)\s*(?:like\s+)?",
                     "",
                     surface,
                     flags=re.I,
