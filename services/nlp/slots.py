@@ -129,6 +129,11 @@ _INSTEAD_AFTER = re.compile(
 _NOT_BUT = re.compile(r"\bnot\s*$", re.I)
 _BUT_BETWEEN = re.compile(r"^\s*,?\s*but\s*$", re.I)
 
+# What may stand between a cue and the value it cues: at most a few words, in the same sentence (lower-cased
+# text, searched on the window before the value).
+_WITHIN_3_WORDS = r"(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
+_WITHIN_4_WORDS = r"(?:[^\w.!?;\n]+\w+){0,4}[^\w.!?;\n]*$"
+
 # A clock time of something other than the event: the venue's hours ("the pavilion opens at 10", "doors at
 # 5:30", "kicks us out at 10", "last booking 8pm"), a call or a flight, guests arriving before the meal, a late
 # arrival, another part of the day (a ceremony, drinks, a kickoff, fireworks, the baby's bedtime, what the
@@ -143,15 +148,14 @@ _ANOTHER_CLOCKS_CUE = re.compile(
     r"|goes\s+down|last\s+booking|reserved|(?:invite|invitation|flyer)\s+says)\b"
     r"|\b(?:guests|people|everyone|folks|ppl|they)\s+(?:are\s+|will\s+|should\s+|start\s+)?"
     r"(?:arriv\w*|come|coming|show(?:ing)?\s+up|get(?:ting)?\s+(?:here|there)))"
-    r"(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
-    r"|\blast\s+(?:year|time)\b[^.!?;\n]{0,40}$"
+    + _WITHIN_3_WORDS
+    + r"|\blast\s+(?:year|time)\b[^.!?;\n]{0,40}$"
 )
 # A time cued as a call back or a wait is never the event's, even alone: "call me after 5pm", "I called at 10am",
 # "waiting since 2pm", "get back to me by 3".
 _A_CALLS_CUE = re.compile(
     r"\b(?:called|(?:tried|been|kept)\s+calling|call\s+(?:me|us)(?:\s+back)?|phoned|texted|emailed|voicemail|since"
-    r"|(?:get|got|getting)\s+back\s+to\s+(?:me|us)|hear\s+back)\b"
-    r"(?:[^\w.!?;\n]+\w+){0,4}[^\w.!?;\n]*$"
+    r"|(?:get|got|getting)\s+back\s+to\s+(?:me|us)|hear\s+back)\b" + _WITHIN_4_WORDS
 )
 # A date that is another's: a deadline ("will know by the 10th", "needs a COI from you by the 1st"), a quote
 # or a call ("quoted me ... on the phone on Tuesday"), or a journey ("flying in on the 2nd", "check-in is 4pm
@@ -165,8 +169,8 @@ _A_DEADLINE_CUE = re.compile(
 _ABOUT_BEFORE = re.compile(r"\b(?:about|regarding|re:?|for)\s+$")
 _ANOTHER_DAYS_CUE = re.compile(
     r"\b(?:fly(?:ing)?\s+in|flights?|lands?|landing|check[\s-]?in|check[\s-]?out|arriv\w*|leav\w*)\b"
-    r"(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
-    r"|\blast\s+(?:year|time)\b[^.!?;,\n]{0,40}$"
+    + _WITHIN_3_WORDS
+    + r"|\blast\s+(?:year|time)\b[^.!?;,\n]{0,40}$"
 )
 # "We had you guys on 8/12 last year", "married on 6/6 last year": a past date, told by what follows it.
 _PAST_AFTER = re.compile(r"[^\w.!?;\n]*(?:\w+[^\w.!?;\n]+){0,2}?last\s+(?:year|time|summer|spring|fall|autumn|winter)\b")
@@ -176,10 +180,10 @@ _PAST_AFTER = re.compile(r"[^\w.!?;\n]*(?:\w+[^\w.!?;\n]+){0,2}?last\s+(?:year|t
 # time asked about is the answer.
 _MEAL_CUE = re.compile(
     r"\b(?:eat|eating|food|dinner|lunch|brunch|supper|meal|serve|served|serving|cook|cooks|cooking|grill\w*"
-    r"|hibachi|stations?)\b(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$"
+    r"|hibachi|stations?)\b" + _WITHIN_3_WORDS
 )
-_START_CUE = re.compile(r"\b(?:start\w*|begin\w*)\b(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$")
-_ARRIVAL_CUE = re.compile(r"\barriv\w*\b(?:[^\w.!?;\n]+\w+){0,3}[^\w.!?;\n]*$")
+_START_CUE = re.compile(r"\b(?:start\w*|begin\w*)\b" + _WITHIN_3_WORDS)
+_ARRIVAL_CUE = re.compile(r"\barriv\w*\b" + _WITHIN_3_WORDS)
 # The end of a span ("from 4:00 PM until 9:00 PM", "6-9") is not when the event starts; in a change ("move it
 # from 6pm to 5:30") it is the new start.
 _SPAN_END_CUE = re.compile(r"\d\s*(?:[ap]\.?\s?m\b\.?)?\s*(?:until|till|til|to|-|–)\s*$")
@@ -196,7 +200,7 @@ def _the_events_times(lower: str, found: list[Entity]) -> list[Entity]:
     events = []
     for entity in found:
         window_start = max(0, entity.start - _CLOCK_CUE_WINDOW)
-        before = lower[window_start : entity.start]
+        before = _before(lower, entity)
         if _ANOTHER_CLOCKS_CUE.search(before):
             continue
         span_end = _SPAN_END_CUE.search(before)
