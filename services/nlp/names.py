@@ -149,6 +149,8 @@ _NAME_AT_END = re.compile(rf"(?:[.!?]\s+|(?<!\s)\n\s*){_HONORIFIC}(?P<name>(?:[A
 # anything, so it must be capitalised, not a known word, and end the message bare: "Ridiculous." and
 # "Unacceptable." close complaints with a full stop, signatures close without one.
 _FIRST_NAME_AT_END = re.compile(r"(?<![A-Z])[.!?)]\s+(?P<name>[A-Z][a-zà-ÿ'’-]+)(?:[ \t]*\([^()\n]{1,30}\))?[ \t]*$")
+# A word ending as a verb or adverb does ("Much Appreciated", "Regarding") is no name at a message's end.
+_VERB_OR_ADVERB = re.compile(r"(?:ing|ed|ly)$")
 # Per cue, in the same order: text the lower-cased message must contain for the cue to be tried at all.
 _I_AM = re.compile(r"this\s+is|it'?s|it\s+is|i\s*'?m|i\s+am")
 _CUE_GATES: list[re.Pattern[str] | tuple[str, ...]] = [
@@ -253,7 +255,7 @@ def find_name(
         name = _clean(m.group("name"))
         # Both words must survive the stop list, and neither may read like a verb or adverb ("Much Appreciated").
         if name and len(name.split()) == len(m.group("name").split()) and not any(
-            re.search(r"(?:ing|ed|ly)$", w.lower()) for w in name.split()
+            _VERB_OR_ADVERB.search(w.lower()) for w in name.split()
         ):
             return _entity(text, m, "name", name, 0.7)
     kept = text.rstrip()
@@ -263,7 +265,7 @@ def find_name(
     m = _FIRST_NAME_AT_END.search(kept, max(0, len(kept) - 80)) if tail.isalpha() or tail == ")" else None
     if m and not taken.overlaps(m.start("name"), m.end("name")):
         name = _clean(m.group("name"))
-        if name and name == m.group("name") and not re.search(r"(?:ing|ed|ly)$", name):
+        if name and name == m.group("name") and not _VERB_OR_ADVERB.search(name.lower()):
             return _entity(text, m, "name", name, 0.6)
     return None
 

@@ -234,12 +234,7 @@ def _preferred_times(lower: str, events: list[Entity]) -> list[Entity]:
 def _the_events_dates(lower: str, found: list[Entity]) -> list[Entity]:
     """Of the dates, those that may be the event's: a call's or a deadline's is dropped; a journey's or a past
     party's is dropped when another remains."""
-    found = [
-        entity
-        for entity in found
-        if _ABOUT_BEFORE.search(_before(lower, entity))
-        or not (_A_CALLS_CUE.search(_before(lower, entity)) or _A_DEADLINE_CUE.search(_before(lower, entity)))
-    ]
+    found = [entity for entity in found if not _a_calls_or_deadlines(_before(lower, entity))]
     if len(found) < 2:
         return found
     events = [
@@ -249,6 +244,13 @@ def _the_events_dates(lower: str, found: list[Entity]) -> list[Entity]:
         and not _PAST_AFTER.match(lower, entity.end, entity.end + _CLOCK_CUE_WINDOW)
     ]
     return events or found
+
+
+def _a_calls_or_deadlines(before: str) -> bool:
+    """Whether the text before a date makes it a call's or a deadline's, not what the call is about."""
+    if _ABOUT_BEFORE.search(before):
+        return False
+    return bool(_A_CALLS_CUE.search(before) or _A_DEADLINE_CUE.search(before))
 
 
 def _before(lower: str, entity: Entity) -> str:
