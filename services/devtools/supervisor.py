@@ -62,6 +62,13 @@ class StackAlreadyRunning(RuntimeError):
     pass
 
 
+def demo_argv(teppan: list[str], rate: float, *, run_started: float) -> list[str]:
+    """The demo producer's command line for one `teppan up` run. Each run plays its own seed: the same seed
+    replays the same event ids, which ingest drops as duplicates of the last run's, and the page then shows
+    nothing new. A restart of the demo within the run keeps the run's seed, so it only replays."""
+    return [*teppan, "demo", "--rate", str(rate), "--duration", "0", "--seed", str(int(run_started))]
+
+
 @dataclass
 class ChildProcess:
     name: str
@@ -303,9 +310,7 @@ async def run_stack(settings: Settings, *, demo: bool, demo_rate: float, live: b
         children = [ChildProcess(f"worker {kind}", [*teppan, "worker", kind]) for kind in kinds]
         children.append(ChildProcess("http", [*teppan, "serve", "--port", str(http_port)]))
         if demo:
-            children.append(
-                ChildProcess("demo", [*teppan, "demo", "--rate", str(demo_rate), "--duration", "0"])
-            )
+            children.append(ChildProcess("demo", demo_argv(teppan, demo_rate, run_started=started)))
         log_dir = data_dir / "logs"
         for child in children:
             await _spawn(child, env, log_dir)
