@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.events import DeadLetter
 from shared.faults import FaultIsolator, RetryPolicy, describe_exception
 from shared.json_input import InvalidJson, is_plainly_bounded, loads_bounded
+from shared.kafka import Broker
 from shared.logging import record_position
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ MAX_DEAD_LETTER_ORIGINAL_BYTES = 4 * 1024 * 1024
 # latency path at low rates and to throughput at high ones.
 LATENCY_PATH_FETCH_WAIT_MS = 20
 BACKGROUND_FETCH_WAIT_MS = 250
+# aiokafka's own default, for a broker not made by `shared.kafka.create_broker`.
+DEFAULT_SESSION_TIMEOUT_MS = 10_000
 
 
 class UndecodableRecord(ValueError):
@@ -241,6 +244,8 @@ def subscribe_batch(
     their payload schemas.
     """
     decode = decode or decode_json_model(models_by_topic(models, stage), models)
+    # A broker from `shared.kafka.create_broker` carries the configured timeout; aiokafka's default otherwise.
+    session_timeout_ms = broker.session_timeout_ms if isinstance(broker, Broker) else DEFAULT_SESSION_TIMEOUT_MS
     for topic, model in {**(outputs or {}), dlq_topic: DeadLetter}.items():
         broker.publisher(topic, schema=model, title=f"{stage} -> {topic}", description=model.__doc__)
 
@@ -266,6 +271,8 @@ def subscribe_batch(
         batch_timeout_ms=fetch_wait_ms,
         fetch_max_wait_ms=fetch_wait_ms,
         max_partition_fetch_bytes=16 * 1024 * 1024,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=session_timeout_ms // 3,
         decoder=raw_records,
         title=title,
         description=description,

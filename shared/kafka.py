@@ -29,13 +29,24 @@ def bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap_servers
 
 
-def create_broker(settings: Settings, **options: Any) -> KafkaBroker:
+class Broker(KafkaBroker):
+    """A faststream KafkaBroker that also knows how its consumers keep their group membership, so every
+    consumer `shared.consumer.subscribe_batch` registers on it gets the configured session timeout without
+    each worker passing it along."""
+
+    def __init__(self, *args: Any, session_timeout_ms: int, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.session_timeout_ms = session_timeout_ms
+
+
+def create_broker(settings: Settings, **options: Any) -> Broker:
     # Tansu has no InitProducerId, and the design relies on idempotent consumers instead.
     # No linger: a publish goes out at once (records still batch while a request is in flight), which took
     # about 20 ms off each hop at the demo's rate and left flat-out throughput within its noise
     # (docs/benchmarks.md, 2026-12-07).
-    return KafkaBroker(
+    return Broker(
         bootstrap(settings),
+        session_timeout_ms=settings.kafka_session_timeout_ms,
         enable_idempotence=False,
         max_request_size=MAX_MESSAGE_BYTES,
         linger_ms=0,

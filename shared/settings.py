@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(DEFAULT_DATA_DIR), alias="TEPPAN_DATA_DIR")
     http_host: str = Field(default="127.0.0.1", alias="TEPPAN_HTTP_HOST")
     http_port: int = Field(default=8000, alias="TEPPAN_HTTP_PORT")
+    # How long a consumer group waits for a member that stopped heartbeating before it hands that member's
+    # partitions to the others: a SIGKILLed worker's partitions stall this long before its restart (or a peer)
+    # takes them over. 6 s is the least an Apache Kafka broker accepts (group.min.session.timeout.ms); Tansu
+    # accepts less, which the tests use. Heartbeats go every third of it, as Kafka advises.
+    kafka_session_timeout_ms: int = Field(default=6000, ge=1000, le=300_000, alias="TEPPAN_KAFKA_SESSION_TIMEOUT_MS")
     # How long ingest remembers an event_id to drop redeliveries; longer than any replay window we expect.
     dedup_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="TEPPAN_DEDUP_TTL_SECONDS")
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("TEPPAN_LOG_LEVEL", "LOG_LEVEL"))
