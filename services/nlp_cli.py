@@ -13,12 +13,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from services.ml_cli import PublicDataOpt, RegisterOpt
-from services.nlp.fast_path import DEFAULT_THRESHOLD, Analysis, FastPath, default_artifact_dir
+from services.nlp.defaults import DEFAULT_THRESHOLD, default_artifact_dir
+
+if TYPE_CHECKING:
+    from services.nlp.fast_path import Analysis, FastPath
 
 nlp_app = typer.Typer(help="The NLP fast path: tone, intent, slots and confidence.", no_args_is_help=True)
 
@@ -43,6 +46,7 @@ _CHUNK = 512  # lines per analyse_batch call: bounded memory, amortised per-call
 def load_fast_path(artifacts: Path | None, threshold: float = DEFAULT_THRESHOLD) -> FastPath:
     """The fast path over `artifacts` (default folder when None), trained there first if need be."""
     from services.ml.training import ensure_built
+    from services.nlp.fast_path import FastPath
 
     artifact_dir = artifacts or default_artifact_dir()
     ensure_built(artifact_dir)

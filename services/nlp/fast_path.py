@@ -6,7 +6,6 @@ escalation threshold the caller sends the message to the GPU model.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,22 +21,17 @@ from services.common.textmodel.heads import StackedHeads
 from services.common.timestamps import parse_occurred_at
 from services.nlp import slots
 from services.nlp.dates import find_dates
+from services.nlp.defaults import DEFAULT_THRESHOLD, default_artifact_dir
 from services.nlp.entities import Entity, lower_aligned
 from services.nlp.frustration import sounds_frustrated
 from services.nlp.times import find_times
 from services.nlp.upsells import UpsellCatalog
 
-DEFAULT_THRESHOLD = 0.8
 _LEADING_PREP = re.compile(r"^(?:at|on|for)\s+", re.I)
 
 
 class MissingArtefacts(RuntimeError):
     """The artefact folder is empty, incomplete or built by another ARTEFACT_VERSION."""
-
-
-def default_artifact_dir() -> Path:
-    """$TEPPAN_DATA_DIR/models/nlp, with TEPPAN_DATA_DIR defaulting to .teppan."""
-    return Path(os.environ.get("TEPPAN_DATA_DIR", ".teppan")) / "models" / "nlp"
 
 
 @dataclass(frozen=True)

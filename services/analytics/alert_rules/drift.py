@@ -22,8 +22,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scipy import stats
-
 from services.analytics.metrics.windows import confidence_bin as confidence_bin
 
 PSI_THRESHOLD = 0.25
@@ -56,6 +54,10 @@ def chi_square_p(reference: Mapping[str, float], live: Mapping[str, int]) -> flo
     scale = sum(floored)
     expected = [n * share / scale for share in floored]
     observed = [live.get(label, 0) for label in labels]
+    # Imported here: scipy.stats costs about a second at start-up, paid by three worker kinds on every
+    # (re)start, and only a drift check with a registered reference ever needs it.
+    from scipy import stats
+
     return float(stats.chisquare(observed, expected).pvalue)
 
 

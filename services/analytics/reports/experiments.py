@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
 from services.analytics.metrics.windows import SATISFIED_RATING
 from services.common.experiments import Experiment
@@ -27,7 +26,9 @@ SRM_ALPHA = 0.001
 # Below this expected count in any cell of the 2x2 table the z-test's normal approximation is
 # unreliable, so Fisher's exact test is used instead (the usual rule of thumb).
 MIN_EXPECTED_FOR_Z = 5.0
-Z95 = float(stats.norm.ppf(0.975))
+# scipy.stats.norm.ppf(0.975), written out: this module is imported by the alert-rules worker, and scipy.stats
+# costs about a second of its start-up; the functions that need scipy import it when called.
+Z95 = 1.959963984540054
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -63,6 +64,8 @@ def relative_lift_ci(x1: int, n1: int, x0: int, n0: int, z: float = Z95) -> tupl
 
 def two_proportion_test(x1: int, n1: int, x0: int, n0: int) -> tuple[float, str]:
     """(two-sided p-value, test name): the pooled z-test, or Fisher's exact when any expected cell < 5."""
+    from scipy import stats
+
     pooled = (x1 + x0) / (n1 + n0)
     expected = (n1 * pooled, n1 * (1 - pooled), n0 * pooled, n0 * (1 - pooled))
     if min(expected) < MIN_EXPECTED_FOR_Z:
@@ -80,6 +83,8 @@ def chance_to_beat(x1: int, n1: int, x0: int, n0: int) -> float:
     sum_{i<a1} B(a0+i, b0+b1) / ((b1+i) B(1+i, b1) B(a0, b0)) (Evan Miller's formula),
     summed in log space so large counts neither overflow nor underflow.
     """
+    from scipy import special
+
     a1, b1 = 1 + x1, 1 + n1 - x1
     a0, b0 = 1 + x0, 1 + n0 - x0
     i = np.arange(a1, dtype=float)
@@ -94,6 +99,8 @@ def welch_test(sample: Sequence[float], control: Sequence[float]) -> dict[str, f
 
     None when either side has fewer than two values or both have zero variance.
     """
+    from scipy import stats
+
     if len(sample) < 2 or len(control) < 2:
         return None
     a, b = np.asarray(sample, dtype=float), np.asarray(control, dtype=float)
@@ -108,6 +115,8 @@ def welch_test(sample: Sequence[float], control: Sequence[float]) -> dict[str, f
 
 def srm_check(counts: Mapping[str, int], weights: Mapping[str, float]) -> dict[str, Any]:
     """Sample-ratio mismatch: chi-square goodness of fit of `counts` to `weights`, flagged at p < 0.001."""
+    from scipy import stats
+
     total = sum(counts.get(name, 0) for name in weights)
     if total == 0:
         return {"p_value": None, "flagged": False}

@@ -10,6 +10,7 @@ from scipy import integrate, stats
 from scipy.stats.contingency import relative_risk
 
 from services.analytics.reports.experiments import (
+    Z95,
     ConversationResult,
     LabelCheck,
     chance_to_beat,
@@ -27,6 +28,10 @@ REPLY_STYLE = Experiment(
     variants=(("control", 0.5), ("nlp_enhanced", 0.5)),
     start=datetime(2026, 11, 1, tzinfo=UTC),
 )
+
+
+def test_the_written_out_95_percent_z_is_scipys() -> None:
+    assert Z95 == float(stats.norm.ppf(0.975))
 
 
 # --- statistics against scipy -----------------------------------------------------------------
