@@ -19,12 +19,16 @@ from schemas.vocabulary import INTENTS, SENTIMENTS, TONES
 from services.ml.escalation.core import ml_analysis, ml_analysis_id
 from services.ml.escalation.model import (
     CALL_BATCH_SIZE,
+    MAX_TOKENS,
+    BatchTokenizer,
     EscalationModel,
     EscalationPrediction,
+    encodable,
     is_built,
     read_meta,
 )
 from services.ml.escalation.training import training_rows
+from services.ml.static_embedding import minilm_dir
 
 GOLD = Path(__file__).resolve().parents[2] / "services" / "ml" / "gold" / "hand_written.jsonl"
 
@@ -72,7 +76,9 @@ def test_padding_changes_no_answer(escalation_model_dir: Path, backend: str, tol
             assert abs(batch[head][index] - alone[head][0]).max() < tolerance
 
 
-def test_a_large_group_runs_in_sorted_calls_padded_to_their_own_longest_text(escalation_model_dir: Path) -> None:
+def test_a_large_group_runs_in_sorted_calls_padded_to_their_own_longest_text(
+    escalation_model_dir: Path,
+) -> None:
     model = EscalationModel(escalation_model_dir, backend="torch", device="cpu", threads=1)
     texts = [f"book for {n} people " * (n % 7 + 1) for n in range(CALL_BATCH_SIZE * 2 + 5)]
     calls: list[tuple[int, ...]] = []
@@ -95,8 +101,7 @@ def test_a_large_group_runs_in_sorted_calls_padded_to_their_own_longest_text(esc
 
 
 def _encoded(model: EscalationModel, text: str) -> tuple[np.ndarray, np.ndarray]:
-    encoded = model.tokenizer([text], return_tensors="np")
-    return encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+    return model.tokenizer.encode([text])
 
 
 def test_training_never_reads_the_hand_written_test_set() -> None:
@@ -225,3 +230,71 @@ def test_texts_the_tokenizer_cannot_encode_as_given_still_get_an_answer(
     for model in served_models.values():
         [answer] = model.predict([text])
         assert answer.intent in INTENTS
+
+
+@pytest.fixture(scope="module")
+def tokenizers_both_ways() -> tuple[BatchTokenizer, object]:
+    """The serving tokenizer and transformers' own, over the same packaged tokenizer folder."""
+    from transformers import AutoTokenizer
+
+    folder = minilm_dir()
+    return BatchTokenizer(folder), AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+def _transformers_encoding(tokenizer: object, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    encoded = tokenizer(  # type: ignore[operator]
+        [encodable(text) for text in texts],
+        padding=True,
+        truncation=True,
+        max_length=MAX_TOKENS,
+        return_tensors="np",
+    )
+    return encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+
+
+def test_serving_tokenizes_the_hand_written_set_as_transformers_does(
+    tokenizers_both_ways: tuple[BatchTokenizer, object],
+) -> None:
+    """Training tokenizes with transformers, serving with `tokenizers` directly: the ids must be the same."""
+    serving, training = tokenizers_both_ways
+    texts = [json.loads(line)["text"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line]
+    texts += ["", "word " * 200, "🍤🔥" * 40]
+    for start in range(0, len(texts), 16):
+        batch = texts[start : start + 16]
+        ids, mask = serving.encode(batch)
+        expected_ids, expected_mask = _transformers_encoding(training, batch)
+        assert ids.tolist() == expected_ids.tolist() and mask.tolist() == expected_mask.tolist(), batch
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(ANY_TEXT, min_size=1, max_size=5))
+def test_serving_tokenizes_any_text_as_transformers_does(
+    tokenizers_both_ways: tuple[BatchTokenizer, object], texts: list[str]
+) -> None:
+    serving, training = tokenizers_both_ways
+    ids, mask = serving.encode(texts)
+    expected_ids, expected_mask = _transformers_encoding(training, texts)
+    assert ids.tolist() == expected_ids.tolist() and mask.tolist() == expected_mask.tolist()
+
+
+def test_serving_on_the_cpu_never_imports_torch_or_transformers(escalation_model_dir: Path) -> None:
+    """The ONNX backend needs neither; importing them cost the worker about six seconds of every start."""
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from services.ml.escalation.model import EscalationModel, cuda_available\n"
+        f"model = EscalationModel(Path({str(escalation_model_dir)!r}), backend='onnx-int8', device='cpu', threads=1)\n"
+        "model.predict(['can the chef come at 6?'])\n"
+        "print(sorted(name for name in ('torch', 'transformers') if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr

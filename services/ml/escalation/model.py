@@ -11,6 +11,8 @@ training measures both and records in `meta.json` which CPU backend wins while i
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,44 @@ def encodable(text: str) -> str:
     return text
 
 
+class BatchTokenizer:
+    """The packaged MiniLM's own fast tokenizer (its `tokenizer.json`), run by the `tokenizers` library that
+    transformers wraps: the same ids and masks as transformers' tokenizer called with truncation to
+    `MAX_TOKENS` and padding to the longest text, without importing transformers and torch, which took
+    about six of the escalation worker's seven seconds of start-up on the CPU."""
+
+    def __init__(self, folder: Path, max_length: int = MAX_TOKENS) -> None:
+        from tokenizers import Tokenizer
+
+        config_file = folder / "tokenizer_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
+        pad_token = str(config.get("pad_token") or "[PAD]")
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=max_length)
+        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad_token), pad_token=pad_token)
+
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids and attention masks, one row per text, padded on the right to the longest."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0), dtype=np.int64)
+        encodings = self._tokenizer.encode_batch([encodable(text) for text in texts])
+        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        return ids, mask
+
+
+def cuda_available() -> bool:
+    """`torch.cuda.is_available()`, without importing torch on a Linux machine with no NVIDIA driver loaded,
+    where it can only be False (torch and transformers cost several seconds of a worker's start-up)."""
+    if sys.platform.startswith("linux") and not (
+        Path("/proc/driver/nvidia").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+    ):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 @dataclass(frozen=True)
 class EscalationPrediction:
     """The model's answer for one text: each head's label and calibrated probabilities."""
@@ -159,23 +199,18 @@ class EscalationModel:
         device: str | None = None,
         threads: int | None = None,
     ) -> None:
-        import torch
-        from transformers import AutoTokenizer
-
         self.directory = directory
         self.meta = read_meta(directory)
         self.version = str(self.meta["model_version"])
         self.temperatures: dict[str, float] = {
             k: float(v) for k, v in self.meta.get("temperatures", {}).items()
         }
-        if threads is not None:
-            torch.set_num_threads(threads)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or ("cuda" if cuda_available() else "cpu")
         chosen = backend or (self.meta.get("cpu_backend", "torch") if self.device == "cpu" else "torch")
         if chosen == "onnx-int8" and not (directory / ONNX_INT8_FILE).exists():
             chosen = "torch"
         self.backend = chosen
-        self.tokenizer = AutoTokenizer.from_pretrained(directory / TOKENIZER_DIR, local_files_only=True)
+        self.tokenizer = BatchTokenizer(directory / TOKENIZER_DIR)
         self._session: Any = None
         self._network: Any = None
         if chosen == "onnx-int8":
@@ -189,6 +224,10 @@ class EscalationModel:
                 str(directory / ONNX_INT8_FILE), options, providers=["CPUExecutionProvider"]
             )
         else:
+            import torch
+
+            if threads is not None:
+                torch.set_num_threads(threads)
             network = build_network(
                 directory / TOKENIZER_DIR, layers=int(self.meta["layers"]), pretrained=False
             )
@@ -210,24 +249,14 @@ class EscalationModel:
         """
         if not texts:
             return [np.zeros((0, len(labels))) for labels in HEADS.values()]
-        encoded = self.tokenizer(
-            [encodable(text) for text in texts],
-            padding=True,
-            truncation=True,
-            max_length=MAX_TOKENS,
-            return_tensors="np",
-        )
-        ids = encoded["input_ids"].astype(np.int64)
-        mask = encoded["attention_mask"].astype(np.int64)
+        ids, mask = self.tokenizer.encode(texts)
         lengths = mask.sum(axis=1)
         order = np.argsort(lengths, kind="stable")
         outputs = [np.zeros((len(texts), len(labels)), dtype=np.float32) for labels in HEADS.values()]
-        left_padded = self.tokenizer.padding_side == "left"
         for start in range(0, len(texts), CALL_BATCH_SIZE):
             rows = order[start : start + CALL_BATCH_SIZE]
-            width = int(lengths[rows].max())
-            columns = slice(ids.shape[1] - width, None) if left_padded else slice(0, width)
-            for output, part in zip(outputs, self._run(ids[rows, columns], mask[rows, columns]), strict=True):
+            width = int(lengths[rows].max())  # the tokenizer pads on the right
+            for output, part in zip(outputs, self._run(ids[rows, :width], mask[rows, :width]), strict=True):
                 output[rows] = part
         return outputs
 
