@@ -117,10 +117,11 @@ class BatchTokenizer:
 
 
 def cuda_available() -> bool:
-    """`torch.cuda.is_available()`, without importing torch on a Linux machine with no NVIDIA driver loaded,
-    where it can only be False (torch and transformers cost several seconds of a worker's start-up)."""
+    """`torch.cuda.is_available()`, without importing torch on a Linux machine with no NVIDIA driver loaded
+    (no /proc/driver/nvidia, no /dev/nvidiaN, and no /dev/dxg, WSL 2's GPU), where it can only be False:
+    torch and transformers cost several seconds of a worker's start-up."""
     if sys.platform.startswith("linux") and not (
-        Path("/proc/driver/nvidia").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+        Path("/proc/driver/nvidia").exists() or Path("/dev/dxg").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
     ):
         return False
     import torch
