@@ -285,7 +285,7 @@ def test_serving_on_the_cpu_never_imports_torch_or_transformers(escalation_model
     program = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from services.ml.escalation.model import EscalationModel, cuda_available\n"
+        "from services.ml.escalation.model import EscalationModel\n"
         f"model = EscalationModel(Path({str(escalation_model_dir)!r}), backend='onnx-int8', device='cpu', threads=1)\n"
         "model.predict(['can the chef come at 6?'])\n"
         "print(sorted(name for name in ('torch', 'transformers') if name in sys.modules))\n"
