@@ -136,6 +136,11 @@ def train(
     all_texts = [t for rows in sets.values() for t, _, _ in rows]
     vocab = build_vocab(all_texts)
     feat = Featurizer.load(static_dir, vocab)
+    # The heads share most of their texts (every domain row trains tone, sentiment and frustration): each
+    # distinct text is featurised once, and each head takes its rows of those matrices.
+    distinct = list(dict.fromkeys(all_texts))
+    row_of = {text: row for row, text in enumerate(distinct)}
+    dense_all, lex_all = feat.matrix(distinct)
     rng = np.random.default_rng(seed)
     heads: list[HeadSpec] = []
     counts: dict[str, dict[str, int]] = {}
@@ -146,7 +151,8 @@ def train(
         weights = np.array([w for _, _, w in rows], dtype=np.float64)
         if name == "intent":
             weights *= np.array(intent_mix.class_balance(labels))
-        dense, lex = feat.matrix(texts)
+        rows_of_head = np.fromiter((row_of[text] for text in texts), dtype=np.int64, count=len(texts))
+        dense, lex = dense_all[rows_of_head], lex_all[rows_of_head]  # type: ignore[index]
         c = (head_c or {}).get(name, DEFAULT_C.get(name, 2.0))
         # 10% of rows choose the softmax temperature of a head fitted without them (then refitted on all).
         calib = rng.random(len(texts)) < 0.1
@@ -155,7 +161,7 @@ def train(
         head = fit_head(
             name,
             dense[fit_idx],
-            lex[fit_idx],  # type: ignore[index]
+            lex[fit_idx],
             [labels[i] for i in fit_idx],
             weights[fit_idx],
             C=c,
