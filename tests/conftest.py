@@ -8,6 +8,7 @@ that need them are marked `stack` in the tests.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,7 @@ from shared.embedded import EmbeddedServers, start_missing
 from shared.kafka import create_topics
 from shared.settings import Settings
 from tests.analytics.paging.fake_sentry import FakeSentry
+from tests.prebuilt import BACKGROUND_FIXTURES, PrebuiltModels, build
 from tests.stack.helpers import (
     WorkerProcesses,
     produce_chat_messages,
@@ -32,6 +34,8 @@ from tests.stack.helpers import (
 # kills a worker waits that out: 3 s instead of aiokafka's 10 s took about two minutes off the suite. Tansu,
 # which the tests start, accepts it; a real Apache Kafka refuses less than 6 s, so it keeps the default.
 TANSU_SESSION_TIMEOUT_MS = "3000"
+# The child process training the session's models (see `tests.prebuilt`), once collection has started it.
+PREBUILT = pytest.StashKey[PrebuiltModels]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,10 +116,23 @@ def fake_sentry() -> Iterator[FakeSentry]:
 
 
 @pytest.fixture(scope="session")
-def analytics_registry(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def empty_registry_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty model registry's SQLite file, created once by the registry itself (MLflow runs its fifty-odd
+    schema migrations, about two seconds); a test that needs a new registry starts from a copy of it."""
+    from services.common.registry import CHAMPION, ModelRegistry, store_uri
+
+    directory = tmp_path_factory.mktemp("empty-registry")
+    registry = ModelRegistry.from_settings(Settings(TEPPAN_DATA_DIR=directory))
+    assert registry.by_alias("escalation", CHAMPION) is None
+    return Path(store_uri(registry.tracking_uri).removeprefix("sqlite:///"))
+
+
+@pytest.fixture(scope="session")
+def analytics_registry(tmp_path_factory: pytest.TempPathFactory, empty_registry_file: Path) -> dict[str, str]:
     """The model registry the analytics workers watch (the drift check reads served models' references from
     it), as environment variables; empty until a test registers a model, and read every second."""
     folder = tmp_path_factory.mktemp("analytics-registry")
+    shutil.copyfile(empty_registry_file, folder / "registry.db")
     return {
         "TEPPAN_MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'registry.db'}",
         "TEPPAN_MLFLOW_ARTIFACTS": (folder / "artifacts").as_uri(),
@@ -144,28 +161,43 @@ async def analytics(
         await workers.stop_all()
 
 
-@pytest.fixture(scope="session")
-def nlp_artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Small NLP artefacts (domain data only) for worker tests; reuses a distilled embedding model if cached."""
-    from services.common.textmodel.artefacts import STATIC_SUBDIR
-    from services.ml.training import train
-    from services.nlp.fast_path import default_artifact_dir
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts training the models that the selected tests serve, in a child process (`tests.prebuilt`)."""
+    if session.config.option.collectonly:
+        return
+    kinds = [kind for kind, fixture in BACKGROUND_FIXTURES.items() if any(fixture in getattr(item, "fixturenames", ()) for item in session.items)]  # fmt: skip
+    if kinds:
+        session.config.stash[PREBUILT] = PrebuiltModels(kinds)
 
-    target = tmp_path_factory.mktemp("nlp-worker-artifacts")
-    cached = default_artifact_dir() / STATIC_SUBDIR
-    train(target, public_data=False, static_from=cached if cached.exists() else None)
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    prebuilt = session.config.stash.get(PREBUILT, None)
+    if prebuilt is not None:
+        prebuilt.close()
+
+
+def prebuilt_model(config: pytest.Config, kind: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model the child process built; built here when it is not built in the background, or no selected
+    test announced it at collection."""
+    prebuilt = config.stash.get(PREBUILT, None)
+    if prebuilt is not None and kind in prebuilt.kinds:
+        return prebuilt.wait_for(kind)
+    target = tmp_path_factory.mktemp(f"{kind}-model")
+    build(kind, target)
     return target
 
 
 @pytest.fixture(scope="session")
-def escalation_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def nlp_artifacts_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small NLP artefacts (domain data only) for worker tests; reuses a distilled embedding model if cached."""
+    return prebuilt_model(request.config, "nlp", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def escalation_model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny escalation model (the encoder cut to one layer, a few hundred rows, one pass): trains in
     seconds, exports ONNX int8 too, and behaves like the real one everywhere but in accuracy."""
-    from services.ml.escalation.training import train_escalation
-
-    target = tmp_path_factory.mktemp("escalation-model")
-    train_escalation(target, public_data=False, layers=1, max_rows=320, epochs=1, threads=1)
-    return target
+    return prebuilt_model(request.config, "escalation", tmp_path_factory)
 
 
 # Module scope: the NLP worker must not analyse other modules' messages, which expect no analysis.

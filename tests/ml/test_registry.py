@@ -20,16 +20,6 @@ from shared.settings import Settings
 LINEAGE = {"domain_train": "f66550b5c26a", "public": {"snips.jsonl": "2fbfb526e8cd"}}
 
 
-@pytest.fixture(scope="module")
-def empty_registry_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty registry's SQLite file, created once by the registry itself (MLflow runs its fifty-odd schema
-    migrations, about two seconds); each test starts from a copy of it instead of migrating again."""
-    directory = tmp_path_factory.mktemp("empty-registry")
-    registry = ModelRegistry.from_settings(Settings(TEPPAN_DATA_DIR=directory))
-    assert registry.by_alias("escalation", CHAMPION) is None
-    return Path(store_uri(registry.tracking_uri).removeprefix("sqlite:///"))
-
-
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "data"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -35,9 +36,14 @@ LABELLED_EVERY = 4
 
 
 @pytest.fixture
-async def settings(stack: Settings, stack_servers: EmbeddedServers, tmp_path: Path) -> AsyncIterator[Settings]:
+async def settings(
+    stack: Settings, stack_servers: EmbeddedServers, tmp_path: Path, empty_registry_file: Path
+) -> AsyncIterator[Settings]:
     # `stack`: the broker's topics exist before the nlp worker and the reader use them.
     async with scratch_settings(stack_servers, tmp_path / "data") as settings:
+        # The embedded default's registry in the data folder, empty (a copy saves MLflow's migrations).
+        (settings.data_dir / "mlflow").mkdir(parents=True)
+        shutil.copyfile(empty_registry_file, settings.data_dir / "mlflow" / "registry.db")
         yield settings
 
 

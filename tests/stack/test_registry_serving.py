@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,7 @@ async def test_the_registry_keeps_its_tables_in_its_own_postgres_schema(
 
 @pytest.fixture
 async def registered(
-    tmp_path: Path, escalation_model_dir: Path, nlp_artifacts_dir: Path
+    tmp_path: Path, escalation_model_dir: Path, nlp_artifacts_dir: Path, empty_registry_file: Path
 ) -> AsyncIterator[dict[str, str]]:
     """Two registered versions of the tiny escalation model and of the test fast path (v1 champion, v2
     challenger) in a registry of the test's own."""
@@ -72,6 +73,7 @@ async def registered(
         "TEPPAN_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'registry.db'}",
         "TEPPAN_MLFLOW_ARTIFACTS": (tmp_path / "artifacts").as_uri(),
     }
+    shutil.copyfile(empty_registry_file, tmp_path / "registry.db")
     registry = ModelRegistry(env["TEPPAN_MLFLOW_TRACKING_URI"], env["TEPPAN_MLFLOW_ARTIFACTS"], tmp_path / "cache")
     for label in ("first", "second"):
         registry.register(
