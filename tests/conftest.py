@@ -34,7 +34,7 @@ from tests.stack.helpers import (
 # kills a worker waits that out: 3 s instead of aiokafka's 10 s took about two minutes off the suite. Tansu,
 # which the tests start, accepts it; a real Apache Kafka refuses less than 6 s, so it keeps the default.
 TANSU_SESSION_TIMEOUT_MS = "3000"
-# The child process training the session's models (see `tests.prebuilt`), once collection has started it.
+# The child process training the session's NLP artefacts (see `tests.prebuilt`), once collection started it.
 PREBUILT = pytest.StashKey[PrebuiltModels]()
 
 
@@ -162,10 +162,11 @@ async def analytics(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Starts training the models that the selected tests serve, in a child process (`tests.prebuilt`)."""
+    """Starts training the NLP artefacts in a child process (`tests.prebuilt`) when a selected test needs them."""
     if session.config.option.collectonly:
         return
-    kinds = [kind for kind, fixture in BACKGROUND_FIXTURES.items() if any(fixture in getattr(item, "fixturenames", ()) for item in session.items)]  # fmt: skip
+    needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    kinds = [kind for kind, fixture in BACKGROUND_FIXTURES.items() if fixture in needed]
     if kinds:
         session.config.stash[PREBUILT] = PrebuiltModels(kinds)
 

@@ -173,9 +173,9 @@ def train_escalation(
 
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     network = build_network(source, layers=layers, pretrained=True)
-    # The fused kernel updates every parameter in one pass: on the CPU about 8 times faster than the default
-    # per-tensor loop, which spent a sixth of each step on the 30,522-row word embeddings' moments. The time
-    # budget then fits more steps.
+    # The fused kernel updates every parameter in one pass. Timed on one thread of the 2-core machine over
+    # the word embeddings and a layer's worth of matrices: 97 ms a step with the default per-tensor loop,
+    # 12 ms fused. Fine-tuning stops at its time budget, so the budget now holds more steps.
     optimizer = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=0.01, fused=True)
     labels = _encode_labels(fitting)
     weights = np.array([w for _, _, w in fitting], dtype=np.float32)
