@@ -40,7 +40,8 @@ def session_is_valid(token: str, cookie: str | None, now: float | None = None) -
     if not cookie or len(cookie) > 200:
         return False
     expiry, _, signature = cookie.partition(".")
-    if not expiry.isdigit() or len(expiry) > 12:
+    # isdigit() alone accepts digits int() refuses ("²"), which made a crafted cookie a server error.
+    if not (expiry.isascii() and expiry.isdigit()) or len(expiry) > 12:
         return False
     expected = _signature(token, int(expiry))
     if not hmac.compare_digest(signature.encode(), expected.encode()):

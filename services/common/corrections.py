@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from services.common.lowercase import lower_aligned
+
 CORRECTION_RE = re.compile(
     r"\b(?:actually|scratch\s+that|i\s+meant|i\s+mean\b|meant\s+to\s+say|sorry,?\s+(?:i\s+meant|it'?s|make\s+it|not)"
     r"|make\s+(?:it|that)\b|change\s+(?:it|that|the|my|our)\b|instead\s+of|instead\b|correction|typo"
@@ -18,4 +20,4 @@ CORRECTION_RE = re.compile(
 
 
 def is_correction(text: str, lower: str | None = None) -> bool:
-    return CORRECTION_RE.search(text.lower() if lower is None else lower) is not None
+    return CORRECTION_RE.search(lower_aligned(text) if lower is None else lower) is not None

@@ -10,7 +10,8 @@ import calendar
 import re
 from datetime import MAXYEAR, date, timedelta
 
-from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
+from services.common.lowercase import lower_aligned
+from services.nlp.entities import Claimed, Entity, has_any
 from services.nlp.numerals import NUMBER_PATTERN, ORDINALS, parse_number
 
 MONTHS = {

@@ -58,18 +58,6 @@ class Claimed:
         self._ends[lo:hi] = [end]
 
 
-def lower_aligned(text: str) -> str:
-    """The text lower-cased with every offset unchanged, so spans found on it index the original text.
-
-    Rules match on this copy without re.IGNORECASE: case-insensitive alternations cost several times more in
-    Python's `re`. A few characters ("İ") lower-case to two; those rare ones are left as they are.
-    """
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(lc if len(lc := c.lower()) == 1 else c for c in text)
-
-
 def has_any(text: str, needles: tuple[str, ...]) -> bool:
     """Whether any needle occurs in text: the cheap pre-check that lets a rule skip its regex."""
     for n in needles:

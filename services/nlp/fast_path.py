@@ -16,13 +16,14 @@ from typing import Any
 
 from schemas.vocabulary import reply_tone
 from services.common.corrections import is_correction
+from services.common.lowercase import lower_aligned
 from services.common.textmodel.artefacts import ARTEFACT_VERSION, is_built, load_heads
 from services.common.textmodel.heads import StackedHeads
 from services.common.timestamps import parse_occurred_at
 from services.nlp import slots
 from services.nlp.dates import find_dates
 from services.nlp.defaults import DEFAULT_THRESHOLD, default_artifact_dir
-from services.nlp.entities import Entity, lower_aligned
+from services.nlp.entities import Entity
 from services.nlp.frustration import sounds_frustrated
 from services.nlp.times import find_times
 from services.nlp.upsells import UpsellCatalog

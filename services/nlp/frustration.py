@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from services.common.lowercase import lower_aligned
+
 # Strong frustration cues that a small learned head can miss on short messages.
 FRUSTRATION_RE = re.compile(
     r"\b(?:unacceptable|ridiculous|terrible|worst|furious|pissed|fed\s+up|sick\s+of|never\s+again|refund|"
@@ -16,4 +18,4 @@ FRUSTRATION_RE = re.compile(
 
 
 def sounds_frustrated(text: str, lower: str | None = None) -> bool:
-    return FRUSTRATION_RE.search(text.lower() if lower is None else lower) is not None
+    return FRUSTRATION_RE.search(lower_aligned(text) if lower is None else lower) is not None

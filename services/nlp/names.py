@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
+from services.common.lowercase import lower_aligned
+from services.nlp.entities import Claimed, Entity, has_any
 
 # Name words may carry accents ("Tomás", "Wróbel"): letters are any Unicode letter after an ASCII or Latin-1
 # capital.

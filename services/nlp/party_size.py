@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
+from services.common.lowercase import lower_aligned
+from services.nlp.entities import Claimed, Entity, has_any
 from services.nlp.numerals import NUMBER_PATTERN, TENS, UNITS, parse_number
 
 N = NUMBER_PATTERN

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from services.common.lowercase import lower_aligned
 from services.nlp import pii
 from services.nlp.dates import find_dates
-from services.nlp.entities import Entity, lower_aligned
+from services.nlp.entities import Entity
 from services.nlp.names import find_name
 from services.nlp.party_size import find_party_size
 from services.nlp.prices import find_budget, find_prices

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from services.nlp.entities import Claimed, Entity, has_any, lower_aligned
+from services.common.lowercase import lower_aligned
+from services.nlp.entities import Claimed, Entity, has_any
 from services.nlp.numerals import UNITS
 
 _HOUR_WORDS = {k: v for k, v in UNITS.items() if 1 <= v <= 12}

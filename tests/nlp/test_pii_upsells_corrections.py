@@ -60,7 +60,8 @@ def test_corrections() -> None:
 
 
 def test_lower_aligned_keeps_offsets() -> None:
-    from services.nlp.entities import has_any, lower_aligned
+    from services.common.lowercase import lower_aligned
+    from services.nlp.entities import has_any
 
     text = "İstanbul trip, Party of 8"
     low = lower_aligned(text)

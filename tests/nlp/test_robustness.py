@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.common.corrections import is_correction
+from services.common.lowercase import lower_aligned
 from services.nlp import pii, slots
 from services.nlp.dates import find_dates
-from services.nlp.entities import Claimed, lower_aligned, overlaps
+from services.nlp.entities import Claimed, overlaps
 from services.nlp.fast_path import FastPath
 from services.nlp.frustration import sounds_frustrated
 from services.nlp.names import find_name
@@ -127,6 +128,7 @@ def test_pii_detector_never_raises_and_spans_are_exact(text: str) -> None:
 
 @RULES
 @given(text=messages)
+@example(text="İACTUALLY")  # "İ" lower-cases to two characters; both callers' paths must agree on it
 def test_corrections_frustration_and_upsells_never_raise(text: str) -> None:
     lower = lower_aligned(text)
     assert is_correction(text) == is_correction(text, lower)
