@@ -216,7 +216,10 @@ def _clean(name: str, strict: bool = False) -> str | None:
         return None
     while parts and parts[-1].lower() in _NOT_NAMES:
         parts.pop()
-    if not parts or parts[0].lower() in _NOT_NAMES:
+    if parts:
+        # "A. from" leaves "A.": its full stop goes, as it goes from the surface (`_kept_span`).
+        parts[-1] = parts[-1].rstrip(".")
+    if not parts or not parts[-1] or parts[0].lower() in _NOT_NAMES:
         return None
     if strict and re.search(r"(?:ing|ed|ly|ful|ous|ive|ian|ic|ant|ent|y|ble|al|ary|ory|less|ate)$", parts[0].lower()):
         return None

@@ -87,8 +87,10 @@ def extract(
         if ps is not None:
             entities["party_size"] = ps
             blocked.append((ps.start, ps.end))
+    # A name never takes the characters of the count, date or time kept ("name is half a dozen").
+    kept_spans = [(e.start, e.end) for key, e in entities.items() if key in ("party_size", "date", "time")]
     name = find_name(
-        text, blocked=phones + emails, expect_name="name" in wanted and not entities, lower=lower
+        text, blocked=phones + emails + kept_spans, expect_name="name" in wanted and not entities, lower=lower
     )
     if name is not None:
         entities["name"] = name
