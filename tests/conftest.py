@@ -13,8 +13,10 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import hypothesis
 import pytest
 
 from shared.db import create_pool, migrate_database
@@ -22,7 +24,7 @@ from shared.embedded import EmbeddedServers, start_missing
 from shared.kafka import create_topics
 from shared.settings import Settings
 from tests.analytics.paging.fake_sentry import FakeSentry
-from tests.prebuilt import BACKGROUND_FIXTURES, PrebuiltModels, build
+from tests.prebuilt import BACKGROUND_FIXTURES, ROOT_ENV, SharedModels, make_run_root, remove_run_root
 from tests.stack.helpers import (
     WorkerProcesses,
     produce_chat_messages,
@@ -34,13 +36,107 @@ from tests.stack.helpers import (
 # kills a worker waits that out: 3 s instead of aiokafka's 10 s took about two minutes off the suite. Tansu,
 # which the tests start, accepts it; a real Apache Kafka refuses less than 6 s, so it keeps the default.
 TANSU_SESSION_TIMEOUT_MS = "3000"
-# The child process training the session's NLP artefacts (see `tests.prebuilt`), once collection started it.
-PREBUILT = pytest.StashKey[PrebuiltModels]()
+# The test run's models (see `tests.prebuilt`): the folder, in the process that made it, and this process's
+# view of it.
+RUN_ROOT = pytest.StashKey[Path]()
+MODELS = pytest.StashKey[SharedModels]()
+# `make test` runs the suite in two pytest-xdist workers (`pytest -n 2 --lanes`), and puts each test module in
+# one of two lanes, one per worker (`LaneScheduling` below). The first lane holds every module that uses the
+# session's stack (its workers, topics and tables), in the order a serial run gives them: several of them read
+# what earlier modules left there (the last hour's analyses, the analytics windows), so they keep the same
+# predecessors as in a serial run. The second lane holds the modules that need no stack, or start their own
+# (`teppan up`), and the last stack modules of a serial run, which no first-lane module follows; it runs its
+# modules that need no model first. The split gives the lanes about the same time on a 2-core machine.
+SECOND_LANE = (
+    "tests/architecture/",
+    "tests/demo/",
+    "tests/deploy/",
+    "tests/faults/",
+    "tests/ml/",
+    "tests/nlp/",
+    "tests/operations/",
+    "tests/unit/",
+    "tests/stack/test_up.py",
+    "tests/stack/test_poison_records.py",
+    "tests/stack/test_registry_serving.py",
+    "tests/stack/test_replay.py",
+    "tests/stack/test_weekly_reports.py",
+)
+LANES_ENV = "TEPPAN_TEST_LANES"
+MODEL_FIXTURES = ("nlp_artifacts_dir", "escalation_model_dir")
+
+
+# Under CI (`.ci/run` sets CI) the property tests draw the same examples on every run, so that a landing is
+# judged on what the change did and not on the day's draw; elsewhere each run draws new ones, and what they
+# find is fixed and kept as an `@example`.
+hypothesis.settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS"):
         os.environ.setdefault("TEPPAN_KAFKA_SESSION_TIMEOUT_MS", TANSU_SESSION_TIMEOUT_MS)
+    # In a plain run, and in xdist's controlling process: the xdist workers, started after this, inherit both.
+    if ROOT_ENV not in os.environ:
+        config.stash[RUN_ROOT] = make_run_root()
+    if config.getoption("lanes", False):
+        os.environ[LANES_ENV] = "1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lanes",
+        action="store_true",
+        help="with pytest-xdist (-n 2): run the first lane of modules in one worker and the second in another",
+    )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's scheduler for `--lanes`: every module of a lane is one unit of work, so each worker runs one
+    lane in the order collection gives (`pytest_collection_modifyitems`)."""
+    if not config.getoption("lanes", False):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LaneScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return lane_of(nodeid)
+
+    return LaneScheduling(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = config.stash.get(RUN_ROOT, None)
+    if root is not None:
+        remove_run_root(root)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under the lanes, the second lane runs its modules that need no model first, while the run's models are
+    built; the first lane keeps the serial run's order."""
+    if os.environ.get(LANES_ENV):
+        first = [item for item in items if lane_of(item.nodeid) == "first"]
+        second = [item for item in items if lane_of(item.nodeid) == "second"]
+        # Whole modules move, so that a module's fixtures are still set up once.
+        modules_needing_a_model = {
+            item.nodeid.split("::")[0]
+            for item in second
+            if any(name in MODEL_FIXTURES for name in getattr(item, "fixturenames", ()))
+        }
+        second.sort(key=lambda item: item.nodeid.split("::")[0] in modules_needing_a_model)
+        items[:] = first + second
+
+
+def lane_of(nodeid: str) -> str:
+    return "second" if nodeid.startswith(SECOND_LANE) else "first"
+
+
+def shared_models(config: pytest.Config) -> SharedModels:
+    models = config.stash.get(MODELS, None)
+    if models is None:
+        models = config.stash[MODELS] = SharedModels(Path(os.environ[ROOT_ENV]))
+    return models
 
 
 @pytest.fixture(scope="session")
@@ -162,43 +258,33 @@ async def analytics(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Starts training the NLP artefacts in a child process (`tests.prebuilt`) when a selected test needs them."""
+    """Starts training the NLP artefacts in a child process (`tests.prebuilt`) when a selected test needs
+    them and no other process of the run has started it."""
     if session.config.option.collectonly:
         return
     needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    kinds = [kind for kind, fixture in BACKGROUND_FIXTURES.items() if fixture in needed]
-    if kinds:
-        session.config.stash[PREBUILT] = PrebuiltModels(kinds)
+    for kind, fixture in BACKGROUND_FIXTURES.items():
+        if fixture in needed:
+            shared_models(session.config).start_in_background(kind)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    prebuilt = session.config.stash.get(PREBUILT, None)
-    if prebuilt is not None:
-        prebuilt.close()
-
-
-def prebuilt_model(config: pytest.Config, kind: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The model the child process built; built here when it is not built in the background, or no selected
-    test announced it at collection."""
-    prebuilt = config.stash.get(PREBUILT, None)
-    if prebuilt is not None and kind in prebuilt.kinds:
-        return prebuilt.wait_for(kind)
-    target = tmp_path_factory.mktemp(f"{kind}-model")
-    build(kind, target)
-    return target
+    models = session.config.stash.get(MODELS, None)
+    if models is not None:
+        models.close()
 
 
 @pytest.fixture(scope="session")
-def nlp_artifacts_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def nlp_artifacts_dir(request: pytest.FixtureRequest) -> Path:
     """Small NLP artefacts (domain data only) for worker tests; reuses a distilled embedding model if cached."""
-    return prebuilt_model(request.config, "nlp", tmp_path_factory)
+    return shared_models(request.config).get("nlp")
 
 
 @pytest.fixture(scope="session")
-def escalation_model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def escalation_model_dir(request: pytest.FixtureRequest) -> Path:
     """A tiny escalation model (the encoder cut to one layer, a few hundred rows, one pass): trains in
     seconds, exports ONNX int8 too, and behaves like the real one everywhere but in accuracy."""
-    return prebuilt_model(request.config, "escalation", tmp_path_factory)
+    return shared_models(request.config).get("escalation")
 
 
 # Module scope: the NLP worker must not analyse other modules' messages, which expect no analysis.

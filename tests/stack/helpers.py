@@ -100,31 +100,6 @@ async def wait_for(condition: Any, *, timeout_s: float = 30, interval_s: float =
         await asyncio.sleep(interval_s)
 
 
-async def read_dead_letters(
-    settings: Settings, topic: str, *, expected: int, timeout_s: float = 30
-) -> list[DeadLetter]:
-    """Read a DLQ topic from the beginning until `expected` dead letters (or the timeout)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"test-reader-{uuid.uuid4()}",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
-    await consumer.start()
-    letters: list[DeadLetter] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(letters) < expected and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                letters.extend(DeadLetter.model_validate_json(record.value) for record in records)
-    finally:
-        await consumer.stop()
-    return letters
-
-
 async def dead_letters_at(
     settings: Settings, topic: str, positions: Sequence[Any], *, timeout_s: float = 60
 ) -> dict[tuple[str, int, int], DeadLetter]:

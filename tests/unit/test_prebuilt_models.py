@@ -1,21 +1,43 @@
-"""The child process that trains the session's NLP artefacts in the background (`tests.prebuilt`): a build
-that fails fails the tests that wait for it, with the child's own error, and leaves nothing behind."""
+"""The session's models (`tests.prebuilt`), built once per test run whichever process asks first: a build
+that fails fails every process waiting for it with the builder's own error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.prebuilt import PrebuiltModels
+from tests.prebuilt import SharedModels
 
 
-def test_a_failed_build_raises_with_the_childs_error_and_cleans_up() -> None:
-    prebuilt = PrebuiltModels(["no-such-kind"])
+def test_a_failed_background_build_raises_with_the_childs_error(tmp_path: Path) -> None:
+    models = SharedModels(tmp_path)
+    models.start_in_background("no-such-kind")
     try:
         with pytest.raises(RuntimeError, match="no such model kind: no-such-kind"):
-            prebuilt.wait_for("no-such-kind", timeout_s=60)
+            models.wait_for("no-such-kind", timeout_s=60)
+        # Another process of the run (a second xdist worker) sees the same failure, not a build of its own.
+        other = SharedModels(tmp_path)
+        with pytest.raises(RuntimeError, match="no such model kind: no-such-kind"):
+            other.get("no-such-kind", timeout_s=5)
         with pytest.raises(KeyError):
-            prebuilt.wait_for("nlp")  # never asked of the child
+            other.wait_for("nlp")  # claimed by nobody
     finally:
-        prebuilt.close()
-    assert not prebuilt.root.exists()
-    assert prebuilt.process.returncode not in (None, 0)
+        models.close()
+    assert models.children["no-such-kind"].returncode not in (None, 0)
+
+
+def test_a_kind_is_claimed_once_per_run(tmp_path: Path) -> None:
+    first, second = SharedModels(tmp_path), SharedModels(tmp_path)
+    assert first.claim("nlp")
+    assert not second.claim("nlp")
+    assert not first.claim("nlp")
+
+
+def test_a_waiter_gets_the_folder_once_the_builder_marks_it_done(tmp_path: Path) -> None:
+    builder, waiter = SharedModels(tmp_path), SharedModels(tmp_path)
+    assert builder.claim("nlp")
+    with pytest.raises(TimeoutError):
+        waiter.wait_for("nlp", timeout_s=0.3)
+    (tmp_path / "nlp.done").touch()
+    assert waiter.get("nlp", timeout_s=1) == tmp_path / "nlp"
