@@ -268,10 +268,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             shared_models(session.config).start_in_background(kind)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     models = session.config.stash.get(MODELS, None)
     if models is not None:
-        models.close()
+        models.close(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 @pytest.fixture(scope="session")

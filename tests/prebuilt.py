@@ -118,12 +118,12 @@ class SharedModels:
             time.sleep(0.1)
         return self.root / kind
 
-    def close(self) -> None:
+    def close(self, *, interrupted: bool = False) -> None:
         """Lets this process's background builds finish (another worker may be waiting for them), then
-        reaps them; a build still running after the timeout is killed."""
+        reaps them; kills them at once when the run was interrupted, or after the build timeout."""
         for child in self.children.values():
             try:
-                child.wait(timeout=BUILD_TIMEOUT_S)
+                child.wait(timeout=0 if interrupted else BUILD_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()

@@ -3,6 +3,7 @@ that fails fails every process waiting for it with the builder's own error."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,13 @@ def test_a_waiter_gets_the_folder_once_the_builder_marks_it_done(tmp_path: Path)
         waiter.wait_for("nlp", timeout_s=0.3)
     (tmp_path / "nlp.done").touch()
     assert waiter.get("nlp", timeout_s=1) == tmp_path / "nlp"
+
+
+def test_an_interrupted_run_kills_its_build_at_once(tmp_path: Path) -> None:
+    models = SharedModels(tmp_path)
+    models.start_in_background("nlp")
+    started = time.monotonic()
+    models.close(interrupted=True)
+    assert time.monotonic() - started < 10
+    assert models.children["nlp"].returncode not in (None, 0)
+    assert not (tmp_path / "nlp.done").exists()
