@@ -401,7 +401,8 @@ def test_largest_messages_are_remembered_and_ranked_in_bounded_time(ranker: Upse
     texts = list(_largest_texts())
     assert texts and all(len(text) == MAX_TEXT_CHARS for text in texts)
     memory = ConversationMemory()
-    t0 = time.perf_counter()
+    # CPU time, not the wall clock: other processes share the cores under `make test` (see test_time_bounds).
+    t0 = time.process_time()
     rows = [
         memory.observe(f"c{index % 64}", text, "casual", 40, "2025-06-01", START, turn_index=index)
         for index, text in enumerate(texts * 3)
@@ -412,10 +413,10 @@ def test_largest_messages_are_remembered_and_ranked_in_bounded_time(ranker: Upse
         intents=["booking_inquiry"] * len(rows),
         tones=["casual"] * len(rows),
     )
-    assert time.perf_counter() - t0 < 2.0 + 0.05 * len(rows), len(rows)
+    assert time.process_time() - t0 < 2.0 + 0.05 * len(rows), len(rows)
     assert len(batch) == len(rows)
     # Handed raw rows of twenty full-size texts (no memory to trim them), one row still ranks within seconds.
     raw = {"party_size": 40, "customer_texts": (texts * 20)[:20]}
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     ranker.suggest(raw, mentioned=[], intent="booking_inquiry", tone="casual")
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0
