@@ -23,7 +23,7 @@ test: install-dev
 	@command -v chromium >/dev/null 2>&1 || echo "Chromium is missing, so the browser tests will be skipped; install it with: sudo apt-get install chromium"
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --lanes
+	$(BIN)/pytest
 
 install-peer: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[peer]'

@@ -40,7 +40,7 @@ TANSU_SESSION_TIMEOUT_MS = "3000"
 # view of it.
 RUN_ROOT = pytest.StashKey[Path]()
 MODELS = pytest.StashKey[SharedModels]()
-# `make test` runs the suite in two pytest-xdist workers (`pytest -n 2 --lanes`), and puts each test module in
+# `pytest -n 2 --lanes` runs the suite in two pytest-xdist workers (README, Tests), and puts each test module in
 # one of two lanes, one per worker (`LaneScheduling` below). The first lane holds every module that uses the
 # session's stack (its workers, topics and tables), in the order a serial run gives them: several of them read
 # what earlier modules left there (the last hour's analyses, the analytics windows), so they keep the same

@@ -7,7 +7,7 @@ two overlap, and the fixture `nlp_artifacts_dir` waits for them if they are not 
 escalation model is built in the process whose fixture first asks for it: its training times torch against
 ONNX Runtime to choose the backend it serves, and beside the busiest start-up the race could go either way.
 
-Under `make test` two xdist workers run the suite in two lanes (see `tests/conftest.py`). Each model is still
+With `pytest -n 2 --lanes` two xdist workers run the suite in two lanes (see `tests/conftest.py`). Each model is still
 built once: the run's root folder is made by the controlling process and handed to the workers in
 `TEPPAN_TEST_MODELS_ROOT`, the first process to claim a kind (an atomic `mkdir`) builds it, and the others
 wait for its `KIND.done` marker, or fail with the builder's error from `KIND.failed`.

@@ -217,7 +217,7 @@ def test_the_model_answers_any_text_and_in_bounded_time(
 ) -> None:
     """Customer text is arbitrary (lone surrogates arrive in valid JSON): no text may make a batch raise."""
     for model in served_models.values():
-        started = time.process_time()  # CPU time: other processes share the cores under `make test`
+        started = time.process_time()  # CPU time: other processes share the cores
         answers = model.predict(texts)
         assert len(answers) == len(texts)
         assert time.process_time() - started < 5

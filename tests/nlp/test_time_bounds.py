@@ -84,8 +84,8 @@ RULES: dict[str, Callable[[str], Any]] = {
 
 
 def _timed(fn: Callable[[str], Any], text: str) -> tuple[Any, float]:
-    # This process's CPU time, not the wall clock: a runaway burns CPU, while under `make test` the other lane,
-    # the model build and the stack share the two cores, and once stretched a 0.06 s call to 2.5 s of wall time.
+    # This process's CPU time, not the wall clock: a runaway burns CPU, while other processes (in lanes, the other
+    # lane, the model build and the stack) share the two cores, and once stretched a 0.06 s call to 2.5 s.
     t0 = time.process_time()
     out = fn(text)
     return out, time.process_time() - t0

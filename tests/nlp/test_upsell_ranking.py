@@ -308,7 +308,7 @@ MENTIONS = st.one_of(
 PROPERTIES = settings(
     max_examples=150,
     # A runaway (backtracking, a quadratic loop) takes far longer than this; an example usually takes well
-    # under a second, but the first one also loads the ranker, and `make test` runs two lanes on two cores.
+    # under a second, but the first one also loads the ranker, and the lanes (`pytest -n 2 --lanes`) share two cores.
     deadline=timedelta(seconds=5),
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -401,7 +401,7 @@ def test_largest_messages_are_remembered_and_ranked_in_bounded_time(ranker: Upse
     texts = list(_largest_texts())
     assert texts and all(len(text) == MAX_TEXT_CHARS for text in texts)
     memory = ConversationMemory()
-    # CPU time, not the wall clock: other processes share the cores under `make test` (see test_time_bounds).
+    # CPU time, not the wall clock: other processes share the cores (see test_time_bounds).
     t0 = time.process_time()
     rows = [
         memory.observe(f"c{index % 64}", text, "casual", 40, "2025-06-01", START, turn_index=index)
