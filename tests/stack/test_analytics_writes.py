@@ -148,3 +148,23 @@ async def test_names_the_table_lacks_are_refused_and_copy_needs_a_transaction(db
         async with connection.transaction():
             await lock_keys(connection, [uuid.uuid4(), uuid.uuid4()], space=0)
             await lock_keys(connection, [], space=1)
+
+
+async def test_the_conversation_log_keeps_the_ml_reading_when_one_batch_holds_both(db: asyncpg.Pool) -> None:
+    # The logger's batch can hold a message's fast reading and its ML one (the slow path answered before
+    # the logger fetched the fast one): PostgreSQL refuses two upserts of one key in one statement, and the
+    # ML reading must be the one that stays, as it is when they come in separate batches.
+    from services.analytics.conversation_log.core import log_batch
+    from services.analytics.conversation_log.store import PostgresConversationLog
+    from tests.analytics.events import analysis, turn
+
+    store = PostgresConversationLog(db)
+    message = turn(uuid.uuid4())
+    fast, ml = analysis(message, path="fast"), analysis(message, path="ml", tone="formal")
+    await store.write_batch(log_batch([message, fast, ml]))
+    await store.write_batch(log_batch([fast]))
+    row = await db.fetchrow(
+        "SELECT path, detected_tone, analysis_event_id FROM message_analyses WHERE message_event_id = $1",
+        message.event_id,
+    )
+    assert (row["path"], row["detected_tone"], row["analysis_event_id"]) == ("ml", "formal", ml.event_id)

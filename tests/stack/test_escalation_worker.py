@@ -64,7 +64,11 @@ async def wait_for_ml_rows(
         return rows if len(rows) == len(message_ids) else None
 
     rows = await wait_for(all_there, timeout_s=timeout_s, interval_s=0.2)
-    assert rows, f"not every escalated turn got an ML analysis within {timeout_s}s"
+    if not rows:
+        got = len(await ml_rows(db, message_ids))
+        raise AssertionError(
+            f"{len(message_ids) - got} of {len(message_ids)} escalated turns got no ML analysis within {timeout_s}s"
+        )
     return list(rows)
 
 

@@ -163,10 +163,30 @@ def unique_by_key(rows: Iterable[RowT]) -> list[RowT]:
     return list(seen.values())
 
 
+def supersedes(new: AnalysisRow, stored: AnalysisRow) -> bool:
+    """Whether `new` replaces `stored`, a reading of the same message: an ML-path analysis supersedes the fast
+    one, never the reverse, and a repeat changes nothing (the store's ANALYSIS_CONFLICT says the same)."""
+    return stored.path == "fast" and new.path == "ml"
+
+
+def unique_analyses(rows: Iterable[AnalysisRow]) -> list[AnalysisRow]:
+    """One reading per message, the one the store would keep had the rows come one batch at a time.
+
+    A batch can hold both readings of a message: the slow path answers within the logger's fetch of the
+    fast one whenever the logger runs behind. Keeping the first there dropped the ML analysis for good.
+    """
+    kept: dict[UUID, AnalysisRow] = {}
+    for row in rows:
+        stored = kept.get(row.message_event_id)
+        if stored is None or supersedes(row, stored):
+            kept[row.message_event_id] = row
+    return list(kept.values())
+
+
 def log_batch(events: Sequence[BaseModel]) -> LogBatch:
     """The rows a batch of consumed events writes, in batch order, and the conversations they touch."""
     messages = unique_by_key(message_row(e) for e in events if isinstance(e, Turn))
-    analyses = unique_by_key(analysis_row(e) for e in events if isinstance(e, MessageAnalysis))
+    analyses = unique_analyses(analysis_row(e) for e in events if isinstance(e, MessageAnalysis))
     outcomes = unique_by_key(outcome_row(e) for e in events if isinstance(e, BookingOutcome))
     touched = {row.conversation_id for rows in (messages, analyses, outcomes) for row in rows}
     # Sorted so that concurrent writers lock conversations in one order and cannot deadlock.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from services.analytics.conversation_log.core import AnalysisRow, LogBatch, MessageRow, OutcomeRow
+from services.analytics.conversation_log.core import AnalysisRow, LogBatch, MessageRow, OutcomeRow, supersedes
 
 
 class InMemoryConversationLog:
@@ -21,7 +21,7 @@ class InMemoryConversationLog:
             self.messages.setdefault(message.event_id, message)
         for analysis in batch.analyses:
             stored = self.analyses.get(analysis.message_event_id)
-            if stored is None or (stored.path == "fast" and analysis.path == "ml"):
+            if stored is None or supersedes(analysis, stored):
                 self.analyses[analysis.message_event_id] = analysis
         for outcome in batch.outcomes:
             self.outcomes.setdefault(outcome.event_id, outcome)

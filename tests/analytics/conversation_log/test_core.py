@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from services.analytics.conversation_log.core import (
     ASSISTANT_FIELDS,
     AnalysisRow,
@@ -14,6 +17,7 @@ from services.analytics.conversation_log.core import (
     log_batch,
     message_row,
     outcome_row,
+    supersedes,
 )
 from tests.analytics.events import analysis, outcome, turn
 from tests.analytics.fakes import assert_row_type_fits
@@ -105,3 +109,30 @@ def test_batch_drops_in_batch_repeats_and_sorts_the_touched_conversations() -> N
 def test_an_empty_batch_touches_nothing() -> None:
     batch = log_batch([])
     assert (batch.messages, batch.analyses, batch.outcomes, batch.conversations) == ([], [], [], [])
+
+
+def test_one_batch_with_both_readings_of_a_message_keeps_the_ml_one() -> None:
+    message = turn(uuid.uuid4())
+    fast, ml = analysis(message, path="fast"), analysis(message, path="ml", tone="formal")
+    for order in ([fast, ml], [ml, fast], [fast, ml, fast]):
+        [kept] = log_batch(order).analyses
+        assert (kept.path, kept.analysis_event_id) == ("ml", ml.event_id)
+    second_fast = analysis(message, path="fast", tone="formal")
+    [kept] = log_batch([fast, second_fast]).analyses
+    assert kept.analysis_event_id == fast.event_id, "between two readings of one path the first stays"
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["fast", "ml"])), max_size=12))
+def test_a_batch_keeps_what_the_store_keeps_when_the_readings_come_one_at_a_time(
+    readings: list[tuple[int, str]],
+) -> None:
+    messages = [turn(uuid.uuid4()) for _ in range(3)]
+    events = [analysis(messages[index], path=path) for index, path in readings]
+    one_at_a_time: dict[uuid.UUID, AnalysisRow] = {}
+    for event in events:
+        row = analysis_row(event)
+        stored = one_at_a_time.get(row.message_event_id)
+        if stored is None or supersedes(row, stored):
+            one_at_a_time[row.message_event_id] = row
+    kept = {row.message_event_id: row for row in log_batch(events).analyses}
+    assert kept == one_at_a_time

@@ -41,3 +41,13 @@ async def test_an_ml_analysis_supersedes_the_fast_one_never_the_reverse() -> Non
     await handler(consumed(ml))
     await handler(consumed(fast))
     assert store.analyses[message.event_id].detected_tone == "formal"
+
+
+async def test_an_ml_analysis_in_the_same_batch_as_the_fast_one_is_kept() -> None:
+    # The slow path can answer before the logger has fetched the fast reading: both then come in one batch.
+    store = InMemoryConversationLog()
+    handler = LoggerHandler(store)
+    message = turn(uuid.uuid4())
+    fast, ml = analysis(message, path="fast", tone="casual"), analysis(message, path="ml", tone="formal")
+    await handler(consumed(message, fast, ml))
+    assert (store.analyses[message.event_id].path, store.analyses[message.event_id].detected_tone) == ("ml", "formal")
