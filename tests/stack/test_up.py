@@ -54,9 +54,12 @@ def pid_of(stack: Stack) -> int:
     return stack.process.pid
 
 
-async def test_up_serves_other_programs_and_stops_cleanly(
+async def test_up_serves_other_programs_restarts_every_killed_worker_and_stops_cleanly(
     tmp_path: Path, nlp_artifacts_dir: Path, escalation_model_dir: Path
 ) -> None:
+    """One `teppan up` with every worker kind (each start costs some 20 s of CPU, so one serves three checks):
+    another program finds and uses it through stack.env; each kind killed with SIGKILL comes back within
+    seconds and the stack keeps working; SIGTERM stops it with nothing left behind."""
     up = Stack(tmp_path, every_kind_environment(tmp_path, nlp_artifacts_dir, escalation_model_dir))
     stack_env = tmp_path / "stack.env"
     descendants: list[psutil.Process] = []
@@ -71,15 +74,13 @@ async def test_up_serves_other_programs_and_stops_cleanly(
             "TEPPAN_STACK_PID",
             "TEPPAN_STACK_PID_STARTED",
         }
-        descendants = psutil.Process(pid_of(up)).children(recursive=True)
-
-        # Another program finds the stack through stack.env alone.
         settings = Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"])
-        conversations = [str(uuid.uuid4()) for _ in range(5)]
-        events = await produce_chat_messages(settings, conversations, per_conversation=4)
         pool = await asyncpg.create_pool(urls["DATABASE_URL"], min_size=1, max_size=2)
         assert pool is not None
         try:
+            # Another program finds the stack through stack.env alone.
+            conversations = [str(uuid.uuid4()) for _ in range(5)]
+            events = await produce_chat_messages(settings, conversations, per_conversation=4)
             await wait_until_logged(pool, [event["event_id"] for event in events], timeout_s=120)
 
             async def logged_conversations() -> bool:
@@ -89,17 +90,44 @@ async def test_up_serves_other_programs_and_stops_cleanly(
                 return count == len(conversations)
 
             assert await wait_for(logged_conversations)
+
+            async def healthy() -> bool:
+                try:
+                    async with httpx.AsyncClient() as client:
+                        return (await client.get(urls["HTTP_URL"] + "/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            assert await wait_for(healthy, timeout_s=30)
+
+            for kind in WORKER_KINDS:
+
+                async def running(kind: str = kind) -> psutil.Process | None:
+                    return up.worker(kind)
+
+                victim = await wait_for(running, timeout_s=30)
+                assert victim is not None, f"no {kind} worker under teppan up"
+                victim.kill()
+                started = time.monotonic()
+
+                async def replaced(kind: str = kind, old: int = victim.pid) -> bool:
+                    current = up.worker(kind)
+                    return current is not None and current.pid != old
+
+                assert await wait_for(replaced, timeout_s=15), f"{kind} was not restarted"
+                assert time.monotonic() - started < 10
+                assert up.process is not None and up.process.returncode is None, (
+                    f"teppan up died when {kind} was killed"
+                )
+
+            # Still a working pipeline after every kind was killed.
+            events = await produce_chat_messages(
+                settings, [str(uuid.uuid4()) for _ in range(5)], per_conversation=4
+            )
+            await wait_until_logged(pool, [event["event_id"] for event in events], timeout_s=120)
         finally:
             await pool.close()
-
-        async def healthy() -> bool:
-            try:
-                async with httpx.AsyncClient() as client:
-                    return (await client.get(urls["HTTP_URL"] + "/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        assert await wait_for(healthy, timeout_s=30)
+        descendants = psutil.Process(pid_of(up)).children(recursive=True)
     finally:
         code = await up.stop()
 
@@ -114,49 +142,6 @@ async def test_up_serves_other_programs_and_stops_cleanly(
         if process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     ]
     assert not survivors, f"orphans left behind: {[p.cmdline() for p in survivors]}"
-
-
-async def test_up_restarts_every_worker_kind_killed_with_sigkill(
-    tmp_path: Path, nlp_artifacts_dir: Path, escalation_model_dir: Path
-) -> None:
-    """Each kind is killed; each comes back within seconds, and the stack keeps working."""
-    up = Stack(tmp_path, every_kind_environment(tmp_path, nlp_artifacts_dir, escalation_model_dir))
-    try:
-        await up.start()
-        urls = up.urls
-        for kind in WORKER_KINDS:
-
-            async def running(kind: str = kind) -> psutil.Process | None:
-                return up.worker(kind)
-
-            victim = await wait_for(running, timeout_s=30)
-            assert victim is not None, f"no {kind} worker under teppan up"
-            victim.kill()
-            started = time.monotonic()
-
-            async def replaced(kind: str = kind, old: int = victim.pid) -> bool:
-                current = up.worker(kind)
-                return current is not None and current.pid != old
-
-            assert await wait_for(replaced, timeout_s=15), f"{kind} was not restarted"
-            assert time.monotonic() - started < 10
-            assert up.process is not None and up.process.returncode is None, (
-                f"teppan up died when {kind} was killed"
-            )
-
-        # Still a working pipeline after every kind was killed.
-        settings = Settings(KAFKA_BOOTSTRAP_SERVERS=urls["KAFKA_BOOTSTRAP_SERVERS"])
-        events = await produce_chat_messages(
-            settings, [str(uuid.uuid4()) for _ in range(5)], per_conversation=4
-        )
-        pool = await asyncpg.create_pool(urls["DATABASE_URL"], min_size=1, max_size=2)
-        assert pool is not None
-        try:
-            await wait_until_logged(pool, [event["event_id"] for event in events], timeout_s=120)
-        finally:
-            await pool.close()
-    finally:
-        assert await up.stop() == 0
 
 
 async def test_up_after_an_unclean_stop_starts_fresh_and_turn_numbers_continue(
