@@ -37,10 +37,11 @@ EventT = TypeVar("EventT", bound=BaseModel)
 # itself stays at its topic, partition and offset).
 MAX_DEAD_LETTER_ORIGINAL_BYTES = 4 * 1024 * 1024
 # How long a fetch waits for records. Tansu answers a fetch when its wait expires, so the wait is paid on
-# every hop of the latency path: short for the workers on it (ingest, nlp, escalation, logger). The workers
-# off it (metrics windows, edge cases, alert rules, paging) wait longer: each of their fetches then brings a
-# larger batch, and the broker and PostgreSQL answer far fewer small ones, which leaves the two cores to the
-# latency path at low rates and to throughput at high ones.
+# every hop of the latency path: short for the workers on it (ingest, nlp, escalation, logger), and a setting
+# (TEPPAN_KAFKA_FETCH_WAIT_MS), carried by a broker from `shared.kafka.create_broker`. The workers off it
+# (metrics windows, edge cases, alert rules, paging) wait longer: each of their fetches then brings a larger
+# batch, and the broker and PostgreSQL answer far fewer small ones, which leaves the two cores to the latency
+# path at low rates and to throughput at high ones.
 LATENCY_PATH_FETCH_WAIT_MS = 20
 BACKGROUND_FETCH_WAIT_MS = 250
 # aiokafka's own default, for a broker not made by `shared.kafka.create_broker`.
@@ -235,7 +236,7 @@ def subscribe_batch(
     title: str | None = None,
     description: str | None = None,
     retry_policy: RetryPolicy | None = None,
-    fetch_wait_ms: int = LATENCY_PATH_FETCH_WAIT_MS,
+    fetch_wait_ms: int | None = None,
 ) -> None:
     """Register `handle` as a committed-after-processing batch consumer of `models`' topics, with dead letters.
 
@@ -246,6 +247,8 @@ def subscribe_batch(
     decode = decode or decode_json_model(models_by_topic(models, stage), models)
     # A broker from `shared.kafka.create_broker` carries the configured timeout; aiokafka's default otherwise.
     session_timeout_ms = broker.session_timeout_ms if isinstance(broker, Broker) else DEFAULT_SESSION_TIMEOUT_MS
+    if fetch_wait_ms is None:  # the latency path's
+        fetch_wait_ms = broker.fetch_wait_ms if isinstance(broker, Broker) else LATENCY_PATH_FETCH_WAIT_MS
     for topic, model in {**(outputs or {}), dlq_topic: DeadLetter}.items():
         broker.publisher(topic, schema=model, title=f"{stage} -> {topic}", description=model.__doc__)
 

@@ -30,13 +30,14 @@ def bootstrap(settings: Settings) -> str:
 
 
 class Broker(KafkaBroker):
-    """A faststream KafkaBroker that also knows how its consumers keep their group membership, so every
-    consumer `shared.consumer.subscribe_batch` registers on it gets the configured session timeout without
-    each worker passing it along."""
+    """A faststream KafkaBroker that also knows how its consumers keep their group membership and how long
+    a latency-path fetch waits, so every consumer `shared.consumer.subscribe_batch` registers on it gets the
+    configured values without each worker passing them along."""
 
-    def __init__(self, *args: Any, session_timeout_ms: int, **options: Any) -> None:
+    def __init__(self, *args: Any, session_timeout_ms: int, fetch_wait_ms: int, **options: Any) -> None:
         super().__init__(*args, **options)
         self.session_timeout_ms = session_timeout_ms
+        self.fetch_wait_ms = fetch_wait_ms
 
 
 def create_broker(settings: Settings, **options: Any) -> Broker:
@@ -47,6 +48,7 @@ def create_broker(settings: Settings, **options: Any) -> Broker:
     return Broker(
         bootstrap(settings),
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        fetch_wait_ms=settings.kafka_fetch_wait_ms,
         enable_idempotence=False,
         max_request_size=MAX_MESSAGE_BYTES,
         linger_ms=0,

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     # takes them over. 6 s is the least an Apache Kafka broker accepts (group.min.session.timeout.ms); Tansu
     # accepts less, which the tests use. Heartbeats go every third of it, as Kafka advises.
     kafka_session_timeout_ms: int = Field(default=6000, ge=1000, le=300_000, alias="TEPPAN_KAFKA_SESSION_TIMEOUT_MS")
+    # How long a fetch of a worker on the latency path (ingest, nlp, escalation, logger) waits for records.
+    # Tansu answers a fetch only when this expires, so it is paid on each hop, and an idle worker sends a
+    # fetch this often: 20 ms keeps the hops short at the cost of polling (on 2 cores the idle stack's broker
+    # and three latency-path workers take about a third of a core). A broker that answers as soon as records
+    # arrive, as Apache Kafka does, costs no latency at a longer wait (500, say) and far less polling.
+    kafka_fetch_wait_ms: int = Field(default=20, ge=1, le=10_000, alias="TEPPAN_KAFKA_FETCH_WAIT_MS")
     # How long ingest remembers an event_id to drop redeliveries; longer than any replay window we expect.
     dedup_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="TEPPAN_DEDUP_TTL_SECONDS")
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("TEPPAN_LOG_LEVEL", "LOG_LEVEL"))

@@ -36,6 +36,9 @@ from tests.stack.helpers import (
 # kills a worker waits that out: 3 s instead of aiokafka's 10 s took about two minutes off the suite. Tansu,
 # which the tests start, accepts it; a real Apache Kafka refuses less than 6 s, so it keeps the default.
 TANSU_SESSION_TIMEOUT_MS = "3000"
+# The tests' stacks idle between tests with their latency-path workers polling Tansu every 20 ms, about a
+# third of a core; the suite is CPU-bound on 2 cores, so they poll less often, at some latency per hop.
+TEST_FETCH_WAIT_MS = os.environ.get("TEST_FETCH_WAIT_MS", "100")
 # The test run's models (see `tests.prebuilt`): the folder, in the process that made it, and this process's
 # view of it.
 RUN_ROOT = pytest.StashKey[Path]()
@@ -77,6 +80,7 @@ if os.environ.get("CI"):
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS"):
         os.environ.setdefault("TEPPAN_KAFKA_SESSION_TIMEOUT_MS", TANSU_SESSION_TIMEOUT_MS)
+        os.environ.setdefault("TEPPAN_KAFKA_FETCH_WAIT_MS", TEST_FETCH_WAIT_MS)
     # In a plain run, and in xdist's controlling process: the xdist workers, started after this, inherit both.
     if ROOT_ENV not in os.environ:
         config.stash[RUN_ROOT] = make_run_root()
