@@ -23,7 +23,8 @@ test: install-dev
 	@command -v chromium >/dev/null 2>&1 || echo "Chromium is missing, so the browser tests will be skipped; install it with: sudo apt-get install chromium"
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	# Two lanes, one per core (README, Tests); a plain `$(BIN)/pytest` runs the same tests serially.
+	$(BIN)/pytest -n 2 --lanes
 
 install-peer: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[peer]'
