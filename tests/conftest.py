@@ -37,8 +37,9 @@ from tests.stack.helpers import (
 # which the tests start, accepts it; a real Apache Kafka refuses less than 6 s, so it keeps the default.
 TANSU_SESSION_TIMEOUT_MS = "3000"
 # The tests' stacks idle between tests with their latency-path workers polling Tansu every 20 ms, about a
-# third of a core; the suite is CPU-bound on 2 cores, so they poll less often, at some latency per hop.
-TEST_FETCH_WAIT_MS = os.environ.get("TEST_FETCH_WAIT_MS", "100")
+# third of a core; the suite is CPU-bound on 2 cores, so they poll less often, at some latency per hop
+# (TEPPAN_KAFKA_FETCH_WAIT_MS, when set, still wins).
+TEST_FETCH_WAIT_MS = "100"
 # The test run's models (see `tests.prebuilt`): the folder, in the process that made it, and this process's
 # view of it.
 RUN_ROOT = pytest.StashKey[Path]()
