@@ -281,7 +281,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def nlp_artifacts_dir(request: pytest.FixtureRequest) -> Path:
-    """Small NLP artefacts (domain data only) for worker tests; reuses a distilled embedding model if cached."""
+    """Small NLP artefacts (domain data only, static embeddings from MiniLM's first layer) for worker tests."""
     return shared_models(request.config).get("nlp")
 
 

@@ -24,7 +24,7 @@ from services.common.textmodel.heads import HeadSpec, StackedHeads
 from services.ml import corpora, intent_mix
 from services.ml.datasets import collected_rows_by_head
 from services.ml.fitting import fit_head, fit_temperature
-from services.ml.static_embedding import distill_static_model
+from services.ml.static_embedding import distill_static_model, distilled_layers
 
 log = logging.getLogger(__name__)
 DEFAULT_C = {"intent": 1.0, "tone": 1.0, "sentiment": 2.0, "frustrated": 2.0}  # inverse L2 strength per head
@@ -110,11 +110,13 @@ def train(
     progress: Progress | None = None,
     dataset_rows: Sequence[Mapping[str, Any]] = (),
     dataset_lineage: Mapping[str, Any] | None = None,
+    distill_layers: int | None = None,
 ) -> dict[str, Any]:
     """Build every artefact into artifact_dir and return the training report (also saved as meta.json).
 
     The report's `data` names exactly what went in: the domain set's digest, and each public set with its
     digest, or null where it was not found (then the heads are labelled domain-only, not `+public`).
+    `distill_layers` distils the static embeddings through MiniLM's first N layers only (tiny test models).
     """
     report = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()
@@ -126,7 +128,7 @@ def train(
         else:
             report("distilling embeddings from the packaged MiniLM", 0.0)
             log.info("distilling the static embedding model from the packaged MiniLM")
-            distill_static_model(static_dir, quiet=progress is not None)
+            distill_static_model(static_dir, quiet=progress is not None, encoder_layers=distill_layers)
     t_distill = time.perf_counter() - t0
 
     public = public_sets_found() if public_data else {}
@@ -184,7 +186,7 @@ def train(
     meta = {
         "artefact_version": ARTEFACT_VERSION,
         "model_versions": {
-            "static_embedding": "model2vec-minilm-l6-256",
+            "static_embedding": static_embedding_version(static_dir),
             "heads": f"{ARTEFACT_VERSION}+{corpora.file_digest(corpora.DOMAIN_TRAIN)}{'+public' if used_public else ''}"
             + (f"+collected-{str(dataset_lineage.get('sha256'))[:8]}" if dataset_lineage else ""),
             "rules": "rules-2",
@@ -204,6 +206,12 @@ def train(
     save_heads(artifact_dir, heads, vocab, meta)
     report("done", 1.0)
     return meta
+
+
+def static_embedding_version(static_dir: Path) -> str:
+    """The static embedding model's name: through all six MiniLM layers, or through the first N (`-firstN`)."""
+    layers = distilled_layers(static_dir)
+    return "model2vec-minilm-l6-256" if layers in (None, 6) else f"model2vec-minilm-l6-first{layers}-256"
 
 
 def ensure_built(artifact_dir: Path, progress: Progress | None = None) -> bool:

@@ -197,3 +197,20 @@ def test_artefacts_record_exactly_the_data_they_were_trained_on(
     assert len(meta["data"]["domain_train"]) == 12
     assert json.loads((tmp_path / "out" / "meta.json").read_text())["data"] == meta["data"]
     assert stages[0] == "reading training data" and stages[-1] == "done"
+    # The static embeddings came from the test artefacts, distilled through MiniLM's first layer only: the
+    # version says so, as it would for any model distilled that way.
+    assert meta["model_versions"]["static_embedding"] == "model2vec-minilm-l6-first1-256"
+
+
+def test_the_static_embeddings_name_the_layers_they_were_distilled_through(tmp_path: Path) -> None:
+    from services.ml.static_embedding import DISTILLATION_FILE, distill_static_model
+    from services.ml.training import static_embedding_version
+
+    # A folder distilled before the layers were recorded is the full model.
+    assert static_embedding_version(tmp_path) == "model2vec-minilm-l6-256"
+    (tmp_path / DISTILLATION_FILE).write_text('{"encoder_layers": 6}\n')
+    assert static_embedding_version(tmp_path) == "model2vec-minilm-l6-256"
+    (tmp_path / DISTILLATION_FILE).write_text('{"encoder_layers": 2}\n')
+    assert static_embedding_version(tmp_path) == "model2vec-minilm-l6-first2-256"
+    with pytest.raises(ValueError, match="at least 1"):
+        distill_static_model(tmp_path / "none", encoder_layers=0)
