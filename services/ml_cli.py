@@ -339,6 +339,13 @@ def train_escalation_command(
     ] = None,
     dataset: DatasetOpt = None,
     register: RegisterOpt = True,
+    onnx: Annotated[
+        bool,
+        typer.Option(
+            "--onnx/--no-onnx",
+            help="Export ONNX int8 and time it against torch (default); --no-onnx serves torch, as on a GPU.",
+        ),
+    ] = True,
 ) -> None:
     """Fine-tune the packaged MiniLM into the escalation model (tone, intent, sentiment), calibrate it, export
     ONNX int8, and keep the faster CPU backend whose accuracy holds; scores it on the hand-written gold set,
@@ -373,6 +380,7 @@ def train_escalation_command(
         progress=progress,
         dataset_rows=collected_rows,
         dataset_lineage=collected_lineage,
+        export_onnx=onnx,
     )
     if register:
         typer.echo("training escalation model: scoring on the hand-written gold set", err=True)

@@ -208,13 +208,18 @@ async def test_the_learning_loop_from_a_day_of_traffic_to_a_promoted_model_and_i
                                     "--dataset", str(dataset), **env)  # fmt: skip
         escalation = await teppan_json_out(stack, "ml", "train", "escalation", "--out", str(tmp_path / "esc"),
                                            "--dataset", str(dataset), "--domain-only", "--layers", "1",
-                                           "--max-rows", "400", "--epochs", "1", **env)  # fmt: skip
+                                           "--max-rows", "400", "--epochs", "1", "--no-onnx", **env)  # fmt: skip
         upsell = await teppan_json_out(stack, "ml", "train", "upsell", "--dataset", str(dataset), **env)
         assert (nlp["registered"]["version"], nlp["registered"]["aliases"]) == (2, [CHALLENGER])
         assert (escalation["registered"]["version"], escalation["registered"]["aliases"]) == (2, [CHALLENGER])
         assert upsell["registered"]["aliases"] == [CHAMPION]
         for document in (escalation["registered"], upsell["registered"]):
             assert built["sha256"] in json.dumps(document["lineage"])
+        assert escalation["data"]["dataset"]["sha256"] == built["sha256"]
+        assert escalation["registered"]["lineage"]["dataset"]["sha256"] == built["sha256"]
+        assert escalation["model_version"].endswith(f"+collected-{built['sha256'][:8]}")
+        # `--no-onnx` (the ONNX export is the bench's and the tiny model's tests'): the challenger serves torch.
+        assert escalation["cpu_backend"] == "torch" and set(escalation["held_out"]) == {"torch"}
         # The drift references of the versions trained on the day are the day's own traffic.
         for document in (nlp["registered"], escalation["registered"]):
             assert document["reference"]["source"].startswith(f"collected dataset {built['sha256'][:8]}")
