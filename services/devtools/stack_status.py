@@ -9,6 +9,7 @@ status says so, so a reader knows the broker's own tools would show less.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,6 +21,8 @@ from schemas.workers import WORKER_KINDS, consumer_group
 from shared.kafka import bootstrap
 from shared.settings import Settings
 
+# How long `high_watermarks` fetches for a partition's true end before it keeps the reported one.
+HIGH_WATERMARK_WAIT_S = 2.0
 DLQ_TOPICS = tuple(name for name in topics.ALL_TOPICS if name.endswith(".dlq.v1"))
 
 
@@ -94,7 +97,13 @@ class StatusReader:
         consumer.assign(list(non_empty))
         for tp, end in non_empty.items():
             consumer.seek(tp, end - 1)
-        await consumer.getmany(timeout_ms=500, max_records=len(non_empty) * 1000)
+        # getmany returns as soon as one partition has records, and a partition whose fetch answer has not
+        # come yet has no high watermark: it would keep its under-reported end. Fetch until each has one.
+        deadline = time.monotonic() + HIGH_WATERMARK_WAIT_S
+        while True:
+            await consumer.getmany(timeout_ms=200, max_records=len(non_empty) * 1000)
+            if all(consumer.highwater(tp) is not None for tp in non_empty) or time.monotonic() > deadline:
+                break
         return {
             tp: max(end, (consumer.highwater(tp) or 0) if tp in non_empty else 0)
             for tp, end in reported.items()
