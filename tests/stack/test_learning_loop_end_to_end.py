@@ -6,8 +6,10 @@
 3. `teppan ml dataset build` turns the day into training sets;
 4. `teppan ml train nlp|escalation|upsell --dataset` trains all three (tiny) and registers them: the nlp and
    escalation versions as challengers of the champions in service, the upsell model as its first champion;
-5. a champion/challenger experiment runs on live traffic, the challenger wins, and
-   `teppan ml promote --from-experiment` makes it champion; the running workers serve it without a restart;
+5. a champion/challenger experiment runs on live traffic: each customer is served its variant's versions on
+   both paths, humans label the turns, promotion is refused until the challenger has won, the report counts
+   each variant's customers, bookings and labelled turns, and `teppan ml promote --from-experiment` makes the
+   winner champion; the running workers serve it without a restart;
 6. answers shifted away from the new champion's registered reference raise model_drift at the local Sentry
    endpoint, naming the registered version.
 
@@ -36,7 +38,7 @@ from services.devtools.demo_traffic import generate_conversations
 from shared.embedded import EmbeddedServers
 from shared.settings import Settings
 from tests.analytics.paging.fake_sentry import FakeSentry
-from tests.stack.analytics_helpers import read_topic, teppan, teppan_json
+from tests.stack.analytics_helpers import read_topic, teppan, teppan_command, teppan_json
 from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, wait_for, wait_until_caught_up
 
 pytestmark = pytest.mark.stack
@@ -247,9 +249,21 @@ async def test_the_learning_loop_from_a_day_of_traffic_to_a_promoted_model_and_i
             assert answer == {path: expected[path] for path in answer}, (variant, answer)
             escalated[variant] += "ml" in answer
         assert min(escalated.values()) >= 3, escalated  # both variants' slow paths were seen answering
+        # Humans label every turn's intent; the report compares the variants' accuracy on those labels.
+        intent_labels = [
+            event_about(turn, "label", message_event_id=turn["event_id"], field="intent", value="booking_inquiry",
+                        labeller="owner")
+            for turn in turns
+        ]  # fmt: skip
+        await produce_events(stack, topics.LABELS, intent_labels)
+        await wait_until_caught_up(stack, ("metrics",), timeout_s=60)
+        # Before any outcome the challenger has not won: nothing is promoted.
+        status, _, err = await teppan_command(stack, "ml", "promote", "nlp", "--from-experiment", experiment, **env)
+        assert status == 1 and "has not won" in err, err
         # The challenger's customers book; one of the champion's does.
         champions = [turn for turn in turns if turn["experiments"][experiment] == CHAMPION]
-        bookers = [turn for turn in turns if turn["experiments"][experiment] == CHALLENGER] + champions[:1]
+        challengers = [turn for turn in turns if turn["experiments"][experiment] == CHALLENGER]
+        bookers = challengers + champions[:1]
         now = datetime.now(UTC).isoformat()
         outcomes = [
             event_about(turn, "booking.outcome", occurred_at=now, booked=True, booking_id=f"BK{turn['customer_id']}",
@@ -259,6 +273,11 @@ async def test_the_learning_loop_from_a_day_of_traffic_to_a_promoted_model_and_i
         await produce_events(stack, topics.CHAT_OUTCOMES, outcomes)
         await wait_until_caught_up(stack, ("ingest", "logger"), timeout_s=60)
         report = await teppan_json(stack, "experiments", "report", experiment, **env)
+        variants = report["variants"]
+        assert (variants[CHALLENGER]["n"], variants[CHALLENGER]["conversions"]) == (len(challengers),) * 2
+        assert variants[CHAMPION]["conversions"] == 1
+        for variant, mine in ((CHAMPION, champions), (CHALLENGER, challengers)):
+            assert variants[variant]["label_accuracy"]["intent"]["labelled"] == len(mine)
         assert report["comparisons"][CHALLENGER]["chance_to_beat_control"] >= 0.95
         for name in ("nlp", "escalation"):
             out = await teppan(stack, "ml", "promote", name, "--from-experiment", experiment, **env)
