@@ -49,9 +49,8 @@ MODELS = pytest.StashKey[SharedModels]()
 # session's stack (its workers, topics and tables), in the order a serial run gives them: several of them read
 # what earlier modules left there (the last hour's analyses, the analytics windows), so they keep the same
 # predecessors as in a serial run. The second lane holds the modules that need no stack, or start their own
-# (`teppan up`: the fault suite), and the last stack modules of a serial run, which no first-lane module
-# follows; it runs its modules that need no model first. `test_up.py` starts its own stack too, and runs last
-# in the first lane: the split gives the lanes about the same time on a 2-core machine.
+# (`teppan up`), and the last stack modules of a serial run, which no first-lane module follows; it runs its
+# modules that need no model first. The split gives the lanes about the same time on a 2-core machine.
 SECOND_LANE = (
     "tests/architecture/",
     "tests/demo/",
@@ -61,6 +60,7 @@ SECOND_LANE = (
     "tests/nlp/",
     "tests/operations/",
     "tests/unit/",
+    "tests/stack/test_up.py",
     "tests/stack/test_poison_records.py",
     "tests/stack/test_registry_serving.py",
     "tests/stack/test_replay.py",
