@@ -43,7 +43,9 @@ from tests.stack.helpers import WorkerProcesses, chat_message, produce_events, w
 
 pytestmark = pytest.mark.stack
 
-CONVERSATIONS = 120
+# 80 conversations: 871 chat messages, 74 outcomes and 355 distinct customer texts, enough for the upsell set
+# (30 rows at least) and for a drift reference drawn from the collected traffic (200 texts at least).
+CONVERSATIONS = 80
 DEMO_SEED = 20261206
 # The experiment's customer turns: varied, hand-written messages. Even at TEPPAN_ESCALATION_THRESHOLD=1 a
 # turn the fast path is sure of (a confidence that rounds to 1.0) does not escalate, so which turns reach the
