@@ -20,16 +20,7 @@ async def test_lag_is_the_known_count_of_uncommitted_records(stack: Settings, db
     topic, group = f"test.lag.{uuid.uuid4().hex[:8]}", f"test-lag-{uuid.uuid4().hex[:8]}"
     await create_topics(stack, [topic])
     partition = TopicPartition(topic, 0)
-    # Batched sends: Tansu's ListOffsets then answers with the last batch's first offset + 1.
-    producer = create_producer(stack)
-    await producer.start()
-    try:
-        for burst in (100, 7):
-            futures = [await producer.send(topic, b"x", partition=0) for _ in range(burst)]
-            for future in futures:
-                await future
-    finally:
-        await producer.stop()
+    await produce_two_batches(stack, [topic])
     committer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap_servers, group_id=group)
     await committer.start()
     try:
@@ -59,16 +50,7 @@ async def test_lag_is_the_known_count_of_uncommitted_records(stack: Settings, db
         # partition still gets its true end (a partition left without a high watermark once kept 101).
         many = [f"test.lag-many.{uuid.uuid4().hex[:8]}" for _ in range(6)]
         await create_topics(stack, many)
-        producer = create_producer(stack)
-        await producer.start()
-        try:
-            for name in many:
-                for burst in (100, 7):
-                    futures = [await producer.send(name, b"x", partition=0) for _ in range(burst)]
-                    for future in futures:
-                        await future
-        finally:
-            await producer.stop()
+        await produce_two_batches(stack, many)
         for _ in range(3):
             found = await reader.end_offsets((topic, *many))
             assert {tp.topic: end for tp, end in found.items() if tp.partition == 0} == dict.fromkeys((topic, *many), 107)
@@ -76,3 +58,18 @@ async def test_lag_is_the_known_count_of_uncommitted_records(stack: Settings, db
         await reader.close()
     # Tansu says less (the last batch's first offset + 1); a correct broker says 107 too.
     assert reported[partition] <= ends[partition]
+
+
+async def produce_two_batches(settings: Settings, names: list[str]) -> None:
+    """107 records on partition 0 of each topic, in a batch of 100 and one of 7: Tansu's ListOffsets then
+    answers with the last batch's first offset + 1 (101)."""
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        for name in names:
+            for burst in (100, 7):
+                futures = [await producer.send(name, b"x", partition=0) for _ in range(burst)]
+                for future in futures:
+                    await future
+    finally:
+        await producer.stop()
