@@ -1,8 +1,8 @@
 """The small models the tests serve, built once per test run and shared by every pytest-xdist worker.
 
 Training the NLP artefacts is CPU work (about 15 s: distilling the static embeddings through MiniLM's first
-layer, then the heads); the run's first stack tests mostly wait (workers joining their consumer groups, records crossing
-the pipeline). Started in a child process as soon as collection shows that a selected test needs them, the
+layer, then the heads); the run's first stack tests mostly wait (workers joining their consumer groups,
+records crossing the pipeline). Started in a child process as soon as collection shows that a selected test needs them, the
 two overlap, and the fixture `nlp_artifacts_dir` waits for them if they are not ready yet. The tiny
 escalation model is built in the process whose fixture first asks for it: its training times torch against
 ONNX Runtime to choose the backend it serves, and beside the busiest start-up the race could go either way.

@@ -60,3 +60,9 @@ def distilled_layers(static_dir: Path) -> int | None:
         return int(json.loads((static_dir / DISTILLATION_FILE).read_text(encoding="utf-8"))["encoder_layers"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def static_embedding_version(static_dir: Path) -> str:
+    """The static embedding model's name: through all six MiniLM layers, or through the first N (`-firstN`)."""
+    layers = distilled_layers(static_dir)
+    return "model2vec-minilm-l6-256" if layers in (None, 6) else f"model2vec-minilm-l6-first{layers}-256"

@@ -24,7 +24,7 @@ from services.common.textmodel.heads import HeadSpec, StackedHeads
 from services.ml import corpora, intent_mix
 from services.ml.datasets import collected_rows_by_head
 from services.ml.fitting import fit_head, fit_temperature
-from services.ml.static_embedding import distill_static_model, distilled_layers
+from services.ml.static_embedding import distill_static_model, static_embedding_version
 
 log = logging.getLogger(__name__)
 DEFAULT_C = {"intent": 1.0, "tone": 1.0, "sentiment": 2.0, "frustrated": 2.0}  # inverse L2 strength per head
@@ -206,12 +206,6 @@ def train(
     save_heads(artifact_dir, heads, vocab, meta)
     report("done", 1.0)
     return meta
-
-
-def static_embedding_version(static_dir: Path) -> str:
-    """The static embedding model's name: through all six MiniLM layers, or through the first N (`-firstN`)."""
-    layers = distilled_layers(static_dir)
-    return "model2vec-minilm-l6-256" if layers in (None, 6) else f"model2vec-minilm-l6-first{layers}-256"
 
 
 def ensure_built(artifact_dir: Path, progress: Progress | None = None) -> bool:

@@ -203,8 +203,7 @@ def test_artefacts_record_exactly_the_data_they_were_trained_on(
 
 
 def test_the_static_embeddings_name_the_layers_they_were_distilled_through(tmp_path: Path) -> None:
-    from services.ml.static_embedding import DISTILLATION_FILE, distill_static_model
-    from services.ml.training import static_embedding_version
+    from services.ml.static_embedding import DISTILLATION_FILE, distill_static_model, static_embedding_version
 
     # A folder distilled before the layers were recorded is the full model.
     assert static_embedding_version(tmp_path) == "model2vec-minilm-l6-256"
